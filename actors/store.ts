@@ -1,0 +1,183 @@
+/**
+ * The per-node store: the values of the keys that are local, and every key's state.
+ *
+ * Per table, a slab `Float32Array` holds one slot per local key (owned, or
+ * being handed over); `slotOf` maps a key of the table to its slot (-1 when the
+ * key has no value here) and `keyOfSlot` maps back. Freed slots go on a stack
+ * and are reused first, and the slab grows by doubling, so memory follows the
+ * number of local keys, not the size of the model. `state` holds one
+ * `KeyState` per key of the whole key space; every change of it goes through
+ * the transition table compiled from the lifecycle machine, so the store can
+ * only take transitions the machine allows. The data plane (worker handles,
+ * the node's frame handlers) reads `values` and `slotOf` directly.
+ */
+import { assert } from "./assert.ts"
+import type { KeySpace, Table } from "./key_space.ts"
+import { KeyState, keyStateNames, mustTransition } from "./lifecycle.ts"
+
+/** The values of one table's local keys. */
+export class TableSlab {
+  /** `capacity * table.length` floats; replaced (grown) by `allocate`, so re-read it. */
+  values: Float32Array
+  /** Key of the table (key − table.start) → slot, or -1. */
+  readonly slotOf: Int32Array
+  private keyOfSlot: Int32Array
+  private free: Int32Array
+  private freeCount = 0
+  /** Slots ever handed out; slots below this are in use or on the free stack. */
+  private top = 0
+
+  constructor(readonly table: Table, capacity: number) {
+    const slots = Math.max(1, capacity)
+    this.values = new Float32Array(slots * table.length)
+    this.slotOf = new Int32Array(table.keys).fill(-1)
+    this.keyOfSlot = new Int32Array(slots).fill(-1)
+    this.free = new Int32Array(slots)
+  }
+
+  /** Number of keys with a slot. */
+  get used(): number {
+    return this.top - this.freeCount
+  }
+
+  get capacity(): number {
+    return this.keyOfSlot.length
+  }
+
+  /** Give `key` a slot (zero-filled) and return the float offset of its value. */
+  allocate(key: number): number {
+    const local = key - this.table.start
+    assert(this.slotOf[local] === -1, () => `key ${key} already has a slot`)
+    let slot: number
+    if (this.freeCount > 0) slot = this.free[--this.freeCount]
+    else {
+      if (this.top === this.capacity) this.grow()
+      slot = this.top++
+    }
+    this.slotOf[local] = slot
+    this.keyOfSlot[slot] = key
+    const offset = slot * this.table.length
+    this.values.fill(0, offset, offset + this.table.length)
+    return offset
+  }
+
+  /** Take `key`'s slot back for reuse. */
+  release(key: number): void {
+    const local = key - this.table.start
+    const slot = this.slotOf[local]
+    assert(slot >= 0, () => `key ${key} has no slot to release`)
+    this.slotOf[local] = -1
+    this.keyOfSlot[slot] = -1
+    this.free[this.freeCount++] = slot
+  }
+
+  /** Float offset of `key`'s value, or -1 when it has no slot. */
+  offsetOf(key: number): number {
+    const slot = this.slotOf[key - this.table.start]
+    return slot < 0 ? -1 : slot * this.table.length
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2
+    const values = new Float32Array(capacity * this.table.length)
+    values.set(this.values)
+    this.values = values
+    const keyOfSlot = new Int32Array(capacity).fill(-1)
+    keyOfSlot.set(this.keyOfSlot)
+    this.keyOfSlot = keyOfSlot
+    const free = new Int32Array(capacity)
+    free.set(this.free)
+    this.free = free
+  }
+
+  /** Slot map and reverse map agree; free slots are unused. Returns keys with slots. */
+  checkIntegrity(): number {
+    let withSlot = 0
+    for (let local = 0; local < this.table.keys; local++) {
+      const slot = this.slotOf[local]
+      if (slot < 0) continue
+      withSlot++
+      assert(
+        slot < this.top,
+        `slot ${slot} of key ${local + this.table.start} was never handed out`,
+      )
+      assert(
+        this.keyOfSlot[slot] === local + this.table.start,
+        `slot ${slot} maps back to ${this.keyOfSlot[slot]}, not ${local + this.table.start}`,
+      )
+    }
+    const seen = new Set<number>()
+    for (let i = 0; i < this.freeCount; i++) {
+      const slot = this.free[i]
+      assert(!seen.has(slot), `slot ${slot} is on the free stack twice`)
+      seen.add(slot)
+      assert(this.keyOfSlot[slot] === -1, `free slot ${slot} still maps to a key`)
+    }
+    assert(withSlot === this.used, `${withSlot} keys have slots but ${this.used} are in use`)
+    return withSlot
+  }
+}
+
+/** Does a key in this state hold a value (a slot) on this node? */
+export function holdsValue(state: number): boolean {
+  return state === KeyState.Owner || state === KeyState.HandingOver || state === KeyState.Replica
+}
+
+export class Store {
+  /** One `KeyState` per key of the key space. */
+  readonly state: Uint8Array
+  readonly slabs: readonly TableSlab[]
+
+  constructor(readonly space: KeySpace, capacities: readonly number[]) {
+    this.state = new Uint8Array(space.keys)
+    this.slabs = space.tables.map((t) => new TableSlab(t, capacities[t.index] ?? 1))
+  }
+
+  slabOf(key: number): TableSlab {
+    return this.slabs[this.space.tableOf(key).index]
+  }
+
+  /**
+   * Apply lifecycle `event` to `key` through the compiled table (a disallowed
+   * transition is a broken invariant and throws), allocating a slot when the
+   * key starts holding a value and releasing it when it stops. Returns the
+   * float offset of the key's value in its slab, or -1 when it holds none.
+   */
+  transition(key: number, event: number): number {
+    const from = this.state[key]
+    const to = mustTransition(from, event, key)
+    this.state[key] = to
+    const slab = this.slabOf(key)
+    if (!holdsValue(from) && holdsValue(to)) return slab.allocate(key)
+    if (holdsValue(from) && !holdsValue(to)) {
+      slab.release(key)
+      return -1
+    }
+    return slab.offsetOf(key)
+  }
+
+  /** Number of keys in `state`. */
+  count(state: number): number {
+    let n = 0
+    for (let k = 0; k < this.state.length; k++) if (this.state[k] === state) n++
+    return n
+  }
+
+  /** Every key holds a slot exactly when its state says it holds a value. */
+  checkIntegrity(): void {
+    let holding = 0
+    for (let k = 0; k < this.state.length; k++) {
+      const s = this.state[k]
+      assert(s < keyStateNames.length, `key ${k} has unknown state ${s}`)
+      const has = this.slabOf(k).offsetOf(k) >= 0
+      assert(
+        has === holdsValue(s),
+        () => `key ${k} is ${keyStateNames[s]} but ${has ? "has" : "has no"} slot`,
+      )
+      if (has) holding++
+    }
+    let used = 0
+    for (const slab of this.slabs) used += slab.checkIntegrity()
+    assert(used === holding, `${used} slots in use for ${holding} keys holding values`)
+  }
+}

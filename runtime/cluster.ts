@@ -1,0 +1,220 @@
+/**
+ * The cluster: options checked, nodes built from Effect layers, handles given out.
+ *
+ * `Cluster.local` starts every node in this process over the memory
+ * transport. Each node is built by `makeNode`, an Effect program that takes its
+ * services from layers (Transport, Config, Fault) inside one Scope; closing
+ * the cluster closes that scope, which runs every node's finalizer (pending
+ * operations fail with `ClusterClosed`, endpoints close) in reverse order of
+ * construction. The same program will build a node of a multi-process cluster
+ * from a WebSocket transport layer.
+ */
+import { Effect, Exit, Layer, Scope } from "effect"
+import { KeySpace, type Table, type TableSpec } from "../actors/key_space.ts"
+import { configLayer, resolveConfig, RoamConfig, type RoamConfigShape } from "./config.ts"
+import { clusterClosed, invalidOptions, NodeOutOfRange, UnknownTable } from "./errors.ts"
+import { Fault, faultLayer, type FaultShape } from "./fault.ts"
+import { MemoryNetwork } from "./memory_transport.ts"
+import { NodeRuntime } from "./node.ts"
+import { type Policy, type PolicyOption, resolvePolicy } from "./policy.ts"
+import { localShare, type NodeStats, sumStats } from "./stats.ts"
+import { Transport } from "./transport.ts"
+import { Worker } from "./worker.ts"
+
+export interface ClusterOptions {
+  /** Number of nodes (1 to 64). */
+  readonly nodes: number
+  /** The key space: tables laid end to end, in this order. */
+  readonly tables: readonly TableSpec[]
+  /** The placement strategy: "lapse" (default) or "static". */
+  readonly policy?: PolicyOption
+  /** Seed of every random choice roam makes (memory transport scheduling). */
+  readonly seed?: number
+  /** Limits; see `RoamConfigShape`. */
+  readonly config?: Partial<RoamConfigShape>
+}
+
+/** What `cluster.stats()` reports: per node, the sum, and the local-access share. */
+export interface ClusterStats {
+  readonly nodes: readonly NodeStats[]
+  readonly total: NodeStats
+  /** Share of pulled and pushed keys served from the local store, 0 to 1. */
+  readonly localShare: number
+}
+
+const NODES_MAX = 64
+
+/** Check the options and lay out the key space; throws `InvalidOptions`. */
+export function checkOptions(options: ClusterOptions): KeySpace {
+  if (typeof options !== "object" || options === null) {
+    throw invalidOptions("options must be an object")
+  }
+  const { nodes, tables } = options
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > NODES_MAX) {
+    throw invalidOptions(`nodes must be an integer in [1, ${NODES_MAX}], got ${nodes}`)
+  }
+  if (!Array.isArray(tables) || tables.length === 0) {
+    throw invalidOptions("tables must be a non-empty array of { name, keys, length }")
+  }
+  const names = new Set<string>()
+  for (const table of tables) {
+    const name = table?.name
+    if (typeof name !== "string" || name === "") throw invalidOptions("every table needs a name")
+    if (names.has(name)) throw invalidOptions(`table name '${name}' is used twice`)
+    names.add(name)
+    if (!Number.isInteger(table.keys) || table.keys < 1) {
+      throw invalidOptions(`table '${name}': keys must be a positive integer, got ${table.keys}`)
+    }
+    if (!Number.isInteger(table.length) || table.length < 1) {
+      throw invalidOptions(
+        `table '${name}': length must be a positive integer, got ${table.length}`,
+      )
+    }
+    if (table.init !== undefined && typeof table.init !== "function") {
+      throw invalidOptions(`table '${name}': init must be a function (key, value) => void`)
+    }
+  }
+  const space = new KeySpace(tables)
+  if (space.keys > 0xffff_fffe) throw invalidOptions(`${space.keys} keys exceed the u32 key space`)
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) {
+    throw invalidOptions(`seed must be an integer, got ${options.seed}`)
+  }
+  return space
+}
+
+/** Build one node from the services in context; its finalizer closes it. */
+export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
+  Effect.gen(function* () {
+    const transport = yield* Transport
+    const config = yield* RoamConfig
+    const faults = yield* Fault
+    const endpoint = transport.endpoint(id)
+    const node = new NodeRuntime({
+      id,
+      nodes: endpoint.nodes,
+      space,
+      policy,
+      config,
+      faults,
+      endpoint,
+    })
+    yield* Effect.addFinalizer(() => Effect.promise(() => node.close()))
+    return node
+  })
+
+/** A node of the cluster as task code sees it. */
+export class Node {
+  private workers = 0
+
+  constructor(readonly runtime: NodeRuntime) {}
+
+  get id(): number {
+    return this.runtime.id
+  }
+
+  /** A new worker (training actor) on this node; a node may have several. */
+  worker(): Worker {
+    this.runtime.assertOpen("worker")
+    return new Worker(this.runtime, this.workers++)
+  }
+
+  stats(): NodeStats {
+    return { ...this.runtime.stats }
+  }
+}
+
+/** Options only tests and the simulator use: a network to drive by hand, faults. */
+export interface ClusterInternals {
+  readonly network?: MemoryNetwork
+  readonly faults?: Partial<FaultShape>
+}
+
+export class Cluster {
+  readonly space: KeySpace
+  readonly policy: Policy
+  /** The nodes living in this process (all of them, for `Cluster.local`). */
+  readonly localNodes: readonly Node[]
+  private closed = false
+
+  private constructor(
+    space: KeySpace,
+    policy: Policy,
+    nodes: readonly Node[],
+    private readonly scope: Scope.Closeable,
+    private readonly network: MemoryNetwork,
+  ) {
+    this.space = space
+    this.policy = policy
+    this.localNodes = nodes
+  }
+
+  /** Start `options.nodes` nodes in this process over the memory transport. */
+  static local(options: ClusterOptions, internals: ClusterInternals = {}): Promise<Cluster> {
+    try {
+      const space = checkOptions(options)
+      const policy = resolvePolicy(options.policy)
+      const config = resolveConfig(options.config)
+      const network = internals.network ??
+        new MemoryNetwork({ nodes: options.nodes, seed: options.seed ?? 0 })
+      if (network.nodes !== options.nodes) throw invalidOptions("network size differs from nodes")
+      const layer = Layer.mergeAll(
+        network.layer(),
+        configLayer(config),
+        faultLayer(internals.faults),
+      )
+      const program = Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const nodes = yield* Effect.forEach(
+          Array.from({ length: options.nodes }, (_, id) => id),
+          (id) => makeNode(id, space, policy).pipe(Scope.provide(scope)),
+        )
+        return new Cluster(space, policy, nodes.map((n) => new Node(n)), scope, network)
+      })
+      return Effect.runPromise(program.pipe(Effect.provide(layer)))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** Node `i` of the cluster. */
+  node(i: number): Node {
+    if (this.closed) throw clusterClosed("node")
+    const node = this.localNodes.find((n) => n.id === i)
+    if (!Number.isInteger(i) || node === undefined) {
+      throw new NodeOutOfRange({
+        message: `node ${i} is not a node of this process (nodes: ${
+          this.localNodes.map((n) => n.id).join(", ")
+        })`,
+        node: i,
+        nodes: this.localNodes.length,
+      })
+    }
+    return node
+  }
+
+  /** The table named `name` (its key range and value length); throws `UnknownTable`. */
+  table(name: string): Table {
+    const table = this.space.table(name)
+    if (!table) {
+      throw new UnknownTable({
+        message: `no table '${name}' (tables: ${this.space.tables.map((t) => t.name).join(", ")})`,
+        table: name,
+      })
+    }
+    return table
+  }
+
+  stats(): ClusterStats {
+    const nodes = this.localNodes.map((n) => n.stats())
+    const total = sumStats(nodes)
+    return { nodes, total, localShare: localShare(total) }
+  }
+
+  /** Shut every node down: pending operations fail with `ClusterClosed`. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Effect.runPromise(Scope.close(this.scope, Exit.void))
+    await this.network.close()
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The `RoamConfig` service: every limit and timing of a node in one record.
+ *
+ * Every queue, batch, wait and frame has a named maximum here, with the unit
+ * last in the name, so that a limit is found in one place and can be set per
+ * cluster (`Cluster.local({ config: { ... } })`). Defaults suit an in-process
+ * cluster of a few nodes; they are checked by `resolveConfig`.
+ */
+import { Context, Layer } from "effect"
+import { invalidOptions } from "./errors.ts"
+
+export interface RoamConfigShape {
+  /** Forwards a request may take before it is sent to the key's home instead of a hint. */
+  readonly forwardHopsMax: number
+  /** Keys in one frame; larger batches are split into several frames. */
+  readonly frameKeysMax: number
+  /** Keys of requests parked at a node while it waits for values to arrive. */
+  readonly parkedKeysMax: number
+  /** Operations waiting behind an earlier operation on the same key, per node. */
+  readonly deferredOpsMax: number
+  /** How long a hand-over may stay unacknowledged before the watchdog reports it. */
+  readonly handoffTimeoutMs: number
+}
+
+export const defaultConfig: RoamConfigShape = {
+  forwardHopsMax: 8,
+  frameKeysMax: 65_536,
+  parkedKeysMax: 4_000_000,
+  deferredOpsMax: 1_000_000,
+  handoffTimeoutMs: 5_000,
+}
+
+export class RoamConfig extends Context.Service<RoamConfig, RoamConfigShape>()("roam/Config") {}
+
+/** Defaults overlaid with `overrides`; every value must be a positive integer. */
+export function resolveConfig(overrides: Partial<RoamConfigShape> = {}): RoamConfigShape {
+  const config = { ...defaultConfig, ...overrides }
+  for (const [name, value] of Object.entries(config)) {
+    if (!(name in defaultConfig)) throw invalidOptions(`unknown config field '${name}'`)
+    if (!Number.isInteger(value) || value <= 0) {
+      throw invalidOptions(`config.${name} must be a positive integer, got ${value}`)
+    }
+  }
+  return config
+}
+
+export const configLayer = (config: RoamConfigShape): Layer.Layer<RoamConfig> =>
+  Layer.succeed(RoamConfig, config)

@@ -1,0 +1,84 @@
+/**
+ * The deferred queue: a node's operations waiting behind earlier ones on the same keys.
+ *
+ * A node has at most one operation in flight per key. Requests may be
+ * forwarded along different paths (a hint changed in between), so a second
+ * push or set on a key could otherwise overtake the first, and a pull could
+ * miss a push issued before it. An operation that touches a busy key waits
+ * here, whole, in issue order; when replies come in, `drain` issues every
+ * entry whose keys are free and not claimed by an earlier waiting entry.
+ * `busy[key]` counts a key's in-flight and waiting uses, so the hot path
+ * needs a single read to know that a key is free.
+ */
+import { assert } from "../actors/assert.ts"
+
+/** The non-local part of a worker's pull, push or set. */
+export interface OpEntry {
+  readonly type: number
+  readonly opId: number
+  readonly keys: Uint32Array
+  /** For a pull: float offsets in the output; otherwise unused. */
+  readonly a: Uint32Array
+  /** For a push or set: the keys' values in batch order. */
+  readonly values: Float32Array
+}
+
+export class Deferred {
+  private entries: OpEntry[] = []
+  private readonly marks: Uint8Array
+
+  constructor(
+    private readonly busy: Int32Array,
+    private readonly inflight: Int32Array,
+    private readonly deferredOpsMax: number,
+  ) {
+    this.marks = new Uint8Array(busy.length)
+  }
+
+  get length(): number {
+    return this.entries.length
+  }
+
+  /** Must an operation on `keys` wait (an earlier one on one of them is unfinished)? */
+  mustWait(keys: Uint32Array): boolean {
+    const busy = this.busy
+    for (let i = 0; i < keys.length; i++) if (busy[keys[i]] > 0) return true
+    return false
+  }
+
+  push(entry: OpEntry): void {
+    assert(
+      this.entries.length < this.deferredOpsMax,
+      () => `more than deferredOpsMax (${this.deferredOpsMax}) operations wait for earlier ones`,
+    )
+    for (const key of entry.keys) this.busy[key]++
+    this.entries.push(entry)
+  }
+
+  /** Issue, in order, every entry whose keys are free and not claimed by an earlier entry. */
+  drain(issue: (entry: OpEntry) => void): void {
+    const entries = this.entries
+    this.entries = []
+    const marks = this.marks
+    const waiting: OpEntry[] = []
+    for (const entry of entries) {
+      let free = true
+      for (const key of entry.keys) {
+        if (this.inflight[key] > 0 || marks[key] === 1) {
+          free = false
+          break
+        }
+      }
+      if (free) {
+        for (const key of entry.keys) this.busy[key]--
+        issue(entry)
+      } else {
+        for (const key of entry.keys) marks[key] = 1
+        waiting.push(entry)
+      }
+    }
+    for (const entry of waiting) for (const key of entry.keys) marks[key] = 0
+    // Entries pushed while issuing (none today) would land in this.entries.
+    this.entries = waiting.concat(this.entries)
+  }
+}

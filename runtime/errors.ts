@@ -1,0 +1,69 @@
+/**
+ * Tagged errors: the expected failures a caller of roam can see.
+ *
+ * Bad input (a key out of range, a value array of the wrong length, an unknown
+ * table, a node index out of range, bad options) and calls after `close()` are
+ * reported with these classes and change nothing. Each carries a `message`
+ * that says what was wrong and what was expected, and a `_tag` for
+ * `Effect.catchTag` or a plain `switch`. Broken invariants are not errors:
+ * they are assertions (`runtime/assert.ts`) that crash.
+ */
+import { Data } from "effect"
+
+export class KeyOutOfRange extends Data.TaggedError("KeyOutOfRange")<{
+  readonly message: string
+  readonly key: number
+  readonly keys: number
+}> {}
+
+export class ValueLengthMismatch extends Data.TaggedError("ValueLengthMismatch")<{
+  readonly message: string
+  readonly expected: number
+  readonly actual: number
+}> {}
+
+export class UnknownTable extends Data.TaggedError("UnknownTable")<{
+  readonly message: string
+  readonly table: string
+}> {}
+
+export class NodeOutOfRange extends Data.TaggedError("NodeOutOfRange")<{
+  readonly message: string
+  readonly node: number
+  readonly nodes: number
+}> {}
+
+export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
+  readonly message: string
+}> {}
+
+export class ClusterClosed extends Data.TaggedError("ClusterClosed")<{
+  readonly message: string
+}> {}
+
+export type RoamError =
+  | KeyOutOfRange
+  | ValueLengthMismatch
+  | UnknownTable
+  | NodeOutOfRange
+  | InvalidOptions
+  | ClusterClosed
+
+export const keyOutOfRange = (key: number, keys: number): KeyOutOfRange =>
+  new KeyOutOfRange({
+    message: `key ${key} is not an integer in [0, ${keys}): the key space of this cluster`,
+    key,
+    keys,
+  })
+
+export const valueLengthMismatch = (what: string, expected: number, actual: number) =>
+  new ValueLengthMismatch({
+    message: `${what} has ${actual} floats, expected ${expected} (the keys' value lengths summed)`,
+    expected,
+    actual,
+  })
+
+export const invalidOptions = (message: string): InvalidOptions => new InvalidOptions({ message })
+
+export const clusterClosed = (what: string): ClusterClosed =>
+  new ClusterClosed({ message: `${what}: the cluster is closed` })

@@ -1,0 +1,26 @@
+/**
+ * The `Fault` service: deliberate misbehaviour, for negative controls only.
+ *
+ * A property that cannot fail proves nothing. The consistency suite runs the
+ * protocol with one of these faults switched on and checks that its properties
+ * then fail; in production every fault is off (`noFaults`). Each fault sits on
+ * a rare path of the protocol, never on the pull/push hot path.
+ */
+import { Context, Layer } from "effect"
+
+export interface FaultShape {
+  /** Drop requests parked for an expected key instead of replaying them. */
+  readonly dropParkedRequests: boolean
+  /** Apply a forwarded push twice at its owner. */
+  readonly duplicateForwardedPushes: boolean
+}
+
+export const noFaults: FaultShape = {
+  dropParkedRequests: false,
+  duplicateForwardedPushes: false,
+}
+
+export class Fault extends Context.Service<Fault, FaultShape>()("roam/Fault") {}
+
+export const faultLayer = (faults: Partial<FaultShape> = {}): Layer.Layer<Fault> =>
+  Layer.succeed(Fault, { ...noFaults, ...faults })

@@ -1,0 +1,68 @@
+/**
+ * Per-node counters, and their sum over a cluster.
+ *
+ * Counters are plain numbers bumped on the data path (one add per batch or per
+ * frame, never per key where a batch count will do) and read by
+ * `cluster.stats()`, the benchmarks and the examples. They are the
+ * hardware-independent measures of DESIGN.md §10: how many accesses were local,
+ * how many frames and bytes the protocol cost.
+ */
+export interface NodeStats {
+  /** Keys pulled from the local store, and pull calls served entirely locally. */
+  pullKeysLocal: number
+  pullBatchesLocal: number
+  /** Keys pulled through another node (or parked here), and calls that needed that. */
+  pullKeysRemote: number
+  pullBatchesRemote: number
+  /** Keys pushed or set in the local store, and calls served entirely locally. */
+  pushKeysLocal: number
+  pushBatchesLocal: number
+  pushKeysRemote: number
+  pushBatchesRemote: number
+  /** Keys of requests this node passed on towards their owner. */
+  forwards: number
+  /** Keys that moved to this node, and away from it. */
+  relocationsIn: number
+  relocationsOut: number
+  framesSent: number
+  bytesSent: number
+  framesReceived: number
+  bytesReceived: number
+  /** Frames dropped because they were malformed. */
+  framesRejected: number
+}
+
+export const newNodeStats = (): NodeStats => ({
+  pullKeysLocal: 0,
+  pullBatchesLocal: 0,
+  pullKeysRemote: 0,
+  pullBatchesRemote: 0,
+  pushKeysLocal: 0,
+  pushBatchesLocal: 0,
+  pushKeysRemote: 0,
+  pushBatchesRemote: 0,
+  forwards: 0,
+  relocationsIn: 0,
+  relocationsOut: 0,
+  framesSent: 0,
+  bytesSent: 0,
+  framesReceived: 0,
+  bytesReceived: 0,
+  framesRejected: 0,
+})
+
+/** Field-wise sum of several nodes' counters. */
+export function sumStats(all: readonly NodeStats[]): NodeStats {
+  const total = newNodeStats()
+  for (const stats of all) {
+    for (const field of Object.keys(total) as (keyof NodeStats)[]) total[field] += stats[field]
+  }
+  return total
+}
+
+/** Share of pulled and pushed keys served from the local store (1 when there were none). */
+export function localShare(stats: NodeStats): number {
+  const local = stats.pullKeysLocal + stats.pushKeysLocal
+  const all = local + stats.pullKeysRemote + stats.pushKeysRemote
+  return all === 0 ? 1 : local / all
+}

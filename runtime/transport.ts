@@ -1,0 +1,45 @@
+/**
+ * The `Transport` service: how frames travel between nodes.
+ *
+ * A transport gives each node an endpoint with one link to every other node.
+ * Links are FIFO (frames from A to B arrive in the order A sent them) and
+ * reliable while open; there is no ordering across links. The relocation and
+ * replica protocols depend on exactly this guarantee and nothing more, so every
+ * implementation (memory, WebSocket) passes the same conformance suite in
+ * `tests/transport_conformance.ts`.
+ *
+ * Frames are opaque bytes here; `runtime/codec.ts` owns their layout. `send`
+ * takes ownership of the frame: a transport may deliver the very same buffer,
+ * so the sender must not write to it afterwards.
+ */
+import { Context, Data } from "effect"
+
+/** A failure of the transport itself (closed endpoint, unknown peer). */
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly message: string
+}> {}
+
+/** Called once per delivered frame, in per-link FIFO order. */
+export type FrameHandler = (from: number, frame: Uint8Array) => void
+
+/** One node's view of the transport: a link to every other node. */
+export interface Endpoint {
+  /** This node's id, 0 ≤ id < nodes. */
+  readonly nodeId: number
+  /** Number of nodes reachable through this transport, this one included. */
+  readonly nodes: number
+  /**
+   * Queue a frame for node `to` (≠ `nodeId`). Never blocks and never throws for
+   * a live link; throws `TransportError` after `close()` or for an unknown node.
+   */
+  send(to: number, frame: Uint8Array): void
+  /** Install the handler that receives every frame for this node (one handler). */
+  onFrame(handler: FrameHandler): void
+  /** Stop sending and receiving; frames not yet delivered to this node are dropped. */
+  close(): Promise<void>
+}
+
+/** The service: hands out the endpoint of a node. */
+export class Transport extends Context.Service<Transport, {
+  readonly endpoint: (nodeId: number) => Endpoint
+}>()("roam/Transport") {}

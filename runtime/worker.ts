@@ -1,0 +1,259 @@
+/**
+ * The worker handle: the API a training actor calls on its node.
+ *
+ * This is the data plane's front door. Every call first scans its batch once
+ * (keys in range, value length right, which keys are ready locally) so that bad
+ * input throws a tagged error before anything changes. When every key is
+ * ready — owned here, with no earlier operation of this node on it still in
+ * flight — `tryPull`, `push` and `set` complete synchronously in typed-array
+ * loops with no allocation per key and no Promise. Otherwise the ready keys
+ * are served in place and the rest goes to the node as one sub-batch, which
+ * leaves as one frame per destination.
+ */
+import type { Table } from "../actors/key_space.ts"
+import { KeyState } from "../actors/lifecycle.ts"
+import { FrameType } from "./codec.ts"
+import { keyOutOfRange, valueLengthMismatch } from "./errors.ts"
+import type { NodeRuntime } from "./node.ts"
+
+/** Keys of a batch: a `Uint32Array` or a plain array of integers. */
+export type Keys = Uint32Array | readonly number[]
+
+const NO_VALUES = new Float32Array(0)
+const NO_OFFSETS = new Uint32Array(0)
+
+export class Worker {
+  private logicalClock = 0
+  // Results of the last `scan`, kept in fields so that a scan allocates nothing.
+  private scanFloats = 0
+  private scanRemote = 0
+
+  constructor(private readonly node: NodeRuntime, readonly index: number) {
+    node.barrier.addWorker()
+  }
+
+  /** The node this worker runs on. */
+  get nodeId(): number {
+    return this.node.id
+  }
+
+  /** This worker's logical clock (advanced by `advanceClock`). */
+  get clock(): number {
+    return this.logicalClock
+  }
+
+  /** Advance this worker's logical clock by one; returns the new clock. */
+  advanceClock(): number {
+    this.node.assertOpen("advanceClock")
+    return ++this.logicalClock
+  }
+
+  /**
+   * Fill `out` with the keys' values and return true when every key is ready
+   * locally; return false (with `out` unspecified) otherwise. Synchronous.
+   */
+  tryPull(keys: Keys, out: Float32Array): boolean {
+    this.scan(keys, "tryPull")
+    if (out.length !== this.scanFloats) {
+      throw valueLengthMismatch("tryPull output", this.scanFloats, out.length)
+    }
+    if (this.scanRemote > 0) return false
+    this.copyOut(keys, out)
+    this.node.stats.pullKeysLocal += keys.length
+    this.node.stats.pullBatchesLocal++
+    return true
+  }
+
+  /** The keys' values, concatenated in batch order, into `out` (allocated when absent). */
+  pull(keys: Keys, out?: Float32Array): Promise<Float32Array> {
+    this.scan(keys, "pull")
+    const floats = this.scanFloats
+    if (out !== undefined && out.length !== floats) {
+      throw valueLengthMismatch("pull output", floats, out.length)
+    }
+    const result = out ?? new Float32Array(floats)
+    const stats = this.node.stats
+    if (this.scanRemote === 0) {
+      this.copyOut(keys, result)
+      stats.pullKeysLocal += keys.length
+      stats.pullBatchesLocal++
+      return Promise.resolve(result)
+    }
+    const done = this.split(FrameType.Pull, keys, result)
+    return done.then(() => result)
+  }
+
+  /** Add `deltas` to the keys' values (exactly once, at each key's owner). */
+  push(keys: Keys, deltas: Float32Array): void {
+    this.write(FrameType.Push, keys, deltas, "push")
+  }
+
+  /** Overwrite the keys' values with `values`. */
+  set(keys: Keys, values: Float32Array): void {
+    this.write(FrameType.Set, keys, values, "set")
+  }
+
+  /**
+   * Make the keys local to this worker's node, if the policy relocates
+   * (`lapse`); resolves once they are. Under `static` it changes nothing.
+   */
+  localize(keys: Keys): Promise<void> {
+    this.scan(keys, "localize")
+    if (!this.node.policy.relocatesOnLocalize) return Promise.resolve()
+    return this.node.localize(keys)
+  }
+
+  /**
+   * Resolves once every worker of the cluster has called `barrier` and every
+   * operation any of them issued before its call has been applied.
+   */
+  barrier(): Promise<void> {
+    this.node.assertOpen("barrier")
+    return this.node.barrier.arrive()
+  }
+
+  private write(type: number, keys: Keys, values: Float32Array, what: string): void {
+    this.scan(keys, what)
+    if (values.length !== this.scanFloats) {
+      throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
+    }
+    const stats = this.node.stats
+    if (this.scanRemote === 0) {
+      this.applyIn(type, keys, values)
+      stats.pushKeysLocal += keys.length
+      stats.pushBatchesLocal++
+      return
+    }
+    // Fire and forget: a write fails only when the cluster closes under it.
+    this.split(type, keys, values).catch(() => {})
+  }
+
+  /**
+   * One pass over the batch: every key must be an integer in the key space;
+   * sums the value floats and counts the keys not ready locally.
+   */
+  private scan(keys: Keys, what: string): void {
+    const node = this.node
+    node.assertOpen(what)
+    const space = node.space
+    const total = space.keys
+    const state = node.store.state
+    const busy = node.busy
+    let table: Table = space.tables[0]
+    let floats = 0
+    let remote = 0
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
+      if (key < table.start || key >= table.end) table = space.tableOf(key)
+      floats += table.length
+      if (state[key] !== KeyState.Owner || busy[key] !== 0) remote++
+    }
+    this.scanFloats = floats
+    this.scanRemote = remote
+  }
+
+  /** Copy every key's value into `out`; all keys are ready. */
+  private copyOut(keys: Keys, out: Float32Array): void {
+    const space = this.node.space
+    const slabs = this.node.store.slabs
+    let table: Table = space.tables[0]
+    let slab = slabs[0]
+    let at = 0
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      if (key < table.start || key >= table.end) {
+        table = space.tableOf(key)
+        slab = slabs[table.index]
+      }
+      const length = table.length
+      const from = slab.slotOf[key - table.start] * length
+      const values = slab.values
+      for (let j = 0; j < length; j++) out[at + j] = values[from + j]
+      at += length
+    }
+  }
+
+  /** Add (push) or copy (set) every key's value from `values`; all keys are ready. */
+  private applyIn(type: number, keys: Keys, values: Float32Array): void {
+    const space = this.node.space
+    const slabs = this.node.store.slabs
+    let table: Table = space.tables[0]
+    let slab = slabs[0]
+    let at = 0
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      if (key < table.start || key >= table.end) {
+        table = space.tableOf(key)
+        slab = slabs[table.index]
+      }
+      const length = table.length
+      const to = slab.slotOf[key - table.start] * length
+      const data = slab.values
+      if (type === FrameType.Push) {
+        for (let j = 0; j < length; j++) data[to + j] += values[at + j]
+      } else for (let j = 0; j < length; j++) data[to + j] = values[at + j]
+      at += length
+    }
+  }
+
+  /**
+   * Serve the ready keys in place and hand the rest to the node as one
+   * operation. For a pull `data` is the output; for a write, the values.
+   */
+  private split(type: number, keys: Keys, data: Float32Array): Promise<void> {
+    const node = this.node
+    const space = node.space
+    const state = node.store.state
+    const busy = node.busy
+    const isPull = type === FrameType.Pull
+    const remote = this.scanRemote
+    const remoteKeys = new Uint32Array(remote)
+    const offsets = isPull ? new Uint32Array(remote) : NO_OFFSETS
+    let remoteFloats = 0
+    if (!isPull) remoteFloats = countRemoteFloats(node, keys)
+    const remoteValues = isPull ? NO_VALUES : new Float32Array(remoteFloats)
+    let r = 0
+    let rv = 0
+    let at = 0
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      const table = space.tableOf(key)
+      const length = table.length
+      if (state[key] === KeyState.Owner && busy[key] === 0) {
+        const slab = node.store.slabs[table.index]
+        const offset = slab.slotOf[key - table.start] * length
+        const values = slab.values
+        if (isPull) { for (let j = 0; j < length; j++) data[at + j] = values[offset + j] }
+        else if (type === FrameType.Push) {
+          for (let j = 0; j < length; j++) values[offset + j] += data[at + j]
+        } else for (let j = 0; j < length; j++) values[offset + j] = data[at + j]
+      } else {
+        remoteKeys[r] = key
+        if (isPull) offsets[r] = at
+        else {
+          remoteValues.set(data.subarray(at, at + length), rv)
+          rv += length
+        }
+        r++
+      }
+      at += length
+    }
+    const local = keys.length - remote
+    if (isPull) node.stats.pullKeysLocal += local
+    else node.stats.pushKeysLocal += local
+    const op = node.openOp(remote, isPull ? data : undefined)
+    node.submit({ type, opId: op.id, keys: remoteKeys, a: offsets, values: remoteValues })
+    return op.done
+  }
+}
+
+function countRemoteFloats(node: NodeRuntime, keys: Keys): number {
+  const state = node.store.state
+  let floats = 0
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
+    if (state[key] !== KeyState.Owner || node.busy[key] !== 0) floats += node.lengthOf(key)
+  }
+  return floats
+}

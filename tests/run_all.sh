@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole suite: format, lint and type checks, then every test file under
+# Deno and under Bun. Fails if either runtime fails. Run through `npm test`,
+# which puts node_modules/.bin (the deno and bun binaries) on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+deno fmt --check
+deno lint
+deno check mod.ts actors runtime examples tests bench
+echo "== deno test"
+deno test -A --parallel tests/
+echo "== bun test"
+bun test --timeout 120000 tests/
