@@ -2,14 +2,15 @@
  * Barriers: every worker of the cluster waits until all have arrived and all
  * of their earlier operations have been applied.
  *
- * Node 0 coordinates. Each node tells it how many workers it has (`Workers`);
- * when all of a node's workers have arrived and the node is quiet (no
- * operation of its workers unanswered or waiting), the node sends
- * `BarrierEnter` for the current generation; once every node with workers has
- * entered, node 0 sends `BarrierRelease` to them and each node resolves its
- * waiting workers. A worker created while a barrier is under way takes part
- * from the next one: its `Workers` frame and any `BarrierEnter` of its node
- * travel the same FIFO link.
+ * Node 0 coordinates, and every node takes part in every barrier. A node
+ * enters generation g (`BarrierEnter`) once all of its workers have arrived
+ * and the node is quiet (no operation of its workers unanswered or waiting).
+ * On the first entry of a generation the coordinator announces it to every
+ * node (`BarrierStart`), so that a node with no workers enters too; once every
+ * node has entered, it releases them all (`BarrierRelease`). Counting nodes
+ * rather than registered workers means no worker can be missed because news
+ * of it is still on a link. A worker created on a node that has already
+ * entered a generation passes that barrier with it.
  */
 import { FrameType } from "./codec.ts"
 
@@ -25,25 +26,25 @@ interface Waiter {
 export class Barrier {
   private localWorkers = 0
   private arrived = 0
-  private entered = false
+  /** The generation this node takes part in next, and whether it has entered it. */
   private generation = 0
+  private entered = false
+  /** The coordinator announced `generation` (needed by a node with no worker waiting). */
+  private announced = false
   private waiters: Waiter[] = []
-  // Coordinator state (node 0 only).
-  private readonly workersOf: Int32Array
+  // Coordinator state (node 0 only): who entered the open generation.
   private readonly enteredNodes = new Set<number>()
+  private started = -1
 
   constructor(
-    nodes: number,
+    private readonly nodes: number,
     private readonly send: Send,
     private readonly isQuiet: () => boolean,
-  ) {
-    this.workersOf = new Int32Array(nodes)
-  }
+  ) {}
 
   /** A worker joined this node. */
   addWorker(): void {
     this.localWorkers++
-    this.send(COORDINATOR, FrameType.Workers, this.localWorkers)
   }
 
   /** A worker arrives at the barrier; resolves when the barrier is complete. */
@@ -54,47 +55,49 @@ export class Barrier {
     return done
   }
 
-  /** The node may have become quiet: enter if every local worker is waiting. */
+  /** Enter the generation if every local worker is waiting (or it was announced) and quiet. */
   maybeEnter(): void {
-    if (this.entered || this.arrived === 0 || this.arrived < this.localWorkers) return
-    if (!this.isQuiet()) return
+    if (this.entered) return
+    const ready = this.arrived > 0 ? this.arrived >= this.localWorkers : this.announced
+    if (!ready || !this.isQuiet()) return
     this.entered = true
     this.send(COORDINATOR, FrameType.BarrierEnter, this.generation)
   }
 
-  receive(from: number, type: number, id: number): void {
+  receive(from: number, type: number, generation: number): void {
     switch (type) {
-      case FrameType.Workers:
-        this.workersOf[from] = id
-        this.maybeRelease()
-        break
       case FrameType.BarrierEnter:
-        if (id === this.coordinatorGeneration) {
-          this.enteredNodes.add(from)
-          this.maybeRelease()
+        this.onEnter(from, generation)
+        break
+      case FrameType.BarrierStart:
+        if (generation === this.generation) {
+          this.announced = true
+          this.maybeEnter()
         }
         break
-      case FrameType.BarrierRelease: {
-        this.generation = id + 1
+      case FrameType.BarrierRelease:
+        this.generation = generation + 1
         this.arrived = 0
         this.entered = false
+        this.announced = false
         for (const waiter of this.waiters.splice(0)) waiter.resolve()
         break
-      }
     }
   }
 
-  private coordinatorGeneration = 0
-
-  private maybeRelease(): void {
-    if (this.enteredNodes.size === 0) return
-    for (let node = 0; node < this.workersOf.length; node++) {
-      if (this.workersOf[node] > 0 && !this.enteredNodes.has(node)) return
+  /** Coordinator: count an entry; announce a new generation; release a complete one. */
+  private onEnter(from: number, generation: number): void {
+    this.enteredNodes.add(from)
+    if (this.started !== generation) {
+      this.started = generation
+      for (let node = 0; node < this.nodes; node++) {
+        if (node !== from) this.send(node, FrameType.BarrierStart, generation)
+      }
     }
-    const generation = this.coordinatorGeneration++
+    if (this.enteredNodes.size < this.nodes) return
     this.enteredNodes.clear()
-    for (let node = 0; node < this.workersOf.length; node++) {
-      if (this.workersOf[node] > 0) this.send(node, FrameType.BarrierRelease, generation)
+    for (let node = 0; node < this.nodes; node++) {
+      this.send(node, FrameType.BarrierRelease, generation)
     }
   }
 

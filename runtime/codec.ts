@@ -45,8 +45,8 @@ export const FrameType = {
   BarrierEnter: 10,
   /** Barrier `id` is complete everywhere. */
   BarrierRelease: 11,
-  /** The sending node now has `id` workers (for the barrier count). */
-  Workers: 12,
+  /** The coordinator opened barrier `id`: every node should enter it. */
+  BarrierStart: 12,
 } as const
 export type FrameType = (typeof FrameType)[keyof typeof FrameType]
 
@@ -66,7 +66,7 @@ const LAYOUT: Record<number, readonly [boolean, boolean, boolean]> = {
   [FrameType.OwnerUpdate]: [false, true, false],
   [FrameType.BarrierEnter]: [false, false, false],
   [FrameType.BarrierRelease]: [false, false, false],
-  [FrameType.Workers]: [false, false, false],
+  [FrameType.BarrierStart]: [false, false, false],
 }
 
 /** The columns a frame type carries besides its keys. */

@@ -365,7 +365,7 @@ export class NodeRuntime {
           break
         case FrameType.BarrierEnter:
         case FrameType.BarrierRelease:
-        case FrameType.Workers:
+        case FrameType.BarrierStart:
           this.barrier.receive(from, frame.type, frame.id)
           break
         default:
