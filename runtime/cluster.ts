@@ -9,12 +9,13 @@
  * construction. The same program will build a node of a multi-process cluster
  * from a WebSocket transport layer.
  */
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Clock, Effect, Exit, Layer, Scope } from "effect"
 import { KeySpace, type Table, type TableSpec } from "../actors/key_space.ts"
 import { configLayer, resolveConfig, RoamConfig, type RoamConfigShape } from "./config.ts"
 import { clusterClosed, invalidOptions, NodeOutOfRange, UnknownTable } from "./errors.ts"
 import { Fault, faultLayer, type FaultShape } from "./fault.ts"
 import { MemoryNetwork } from "./memory_transport.ts"
+import { watchHandoffs } from "./handoffs.ts"
 import { NodeRuntime } from "./node.ts"
 import { type Policy, type PolicyOption, resolvePolicy } from "./policy.ts"
 import { localShare, type NodeStats, sumStats } from "./stats.ts"
@@ -88,6 +89,7 @@ export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
     const transport = yield* Transport
     const config = yield* RoamConfig
     const faults = yield* Fault
+    const clock = yield* Clock.Clock
     const endpoint = transport.endpoint(id)
     const node = new NodeRuntime({
       id,
@@ -97,8 +99,10 @@ export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
       config,
       faults,
       endpoint,
+      nowMs: () => clock.currentTimeMillisUnsafe(),
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => node.close()))
+    yield* Effect.forkScoped(watchHandoffs(node, config.handoffTimeoutMs))
     return node
   })
 

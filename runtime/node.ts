@@ -40,6 +40,7 @@ import {
 import type { RoamConfigShape } from "./config.ts"
 import { Deferred, type OpEntry } from "./deferred.ts"
 import { Directory } from "./directory.ts"
+import { Handoffs } from "./handoffs.ts"
 import { clusterClosed } from "./errors.ts"
 import type { FaultShape } from "./fault.ts"
 import type { Policy } from "./policy.ts"
@@ -83,6 +84,8 @@ export interface NodeOptions {
   readonly endpoint: Endpoint
   /** Where protocol warnings go (a malformed frame); defaults to console.warn. */
   readonly log?: (message: string) => void
+  /** The current time in milliseconds, from the node's Clock service. */
+  readonly nowMs: () => number
 }
 
 export class NodeRuntime {
@@ -99,12 +102,14 @@ export class NodeRuntime {
   /** `inflight` plus operations deferred behind it, per key: the hot path's one check. */
   readonly busy: Int32Array
   readonly deferred: Deferred
+  readonly handoffs: Handoffs
+  readonly log: (message: string) => void
   closed = false
 
   private readonly config: RoamConfigShape
   private readonly faults: FaultShape
   private readonly endpoint: Endpoint
-  private readonly log: (message: string) => void
+  private readonly nowMs: () => number
   private readonly ops = new Map<number, PendingOp>()
   private nextOpId = 1
   private parked: Parked[] = []
@@ -132,6 +137,8 @@ export class NodeRuntime {
     this.faults = options.faults
     this.endpoint = options.endpoint
     this.log = options.log ?? ((m) => console.warn(m))
+    this.nowMs = options.nowMs
+    this.handoffs = new Handoffs(nodes)
     this.directory = new Directory(id, nodes, space.keys)
     this.inflight = new Int32Array(space.keys)
     this.busy = new Int32Array(space.keys)
@@ -358,7 +365,7 @@ export class NodeRuntime {
           this.onHandOver(from, frame)
           break
         case FrameType.HandOverAck:
-          this.onHandOverAck(frame)
+          this.onHandOverAck(from, frame)
           break
         case FrameType.OwnerUpdate:
           this.onOwnerUpdate(frame)
@@ -414,6 +421,9 @@ export class NodeRuntime {
       : type === FrameType.Localize
       ? FrameType.HandOver
       : FrameType.Ack
+    if (type === FrameType.Localize && reply.count > 0) {
+      this.handoffs.sent(origin, reply.count, this.nowMs())
+    }
     this.replies.flush({ type: replyType, origin: this.id, id, hops: 0 }, this.lengthOf, this.send)
     this.forwards.flush({ type, origin, id, hops: hops + 1 }, this.lengthOf, this.send)
     if (this.parkBatch.count > 0) this.park({ type, origin, id, hops })
@@ -545,7 +555,8 @@ export class NodeRuntime {
   }
 
   /** The old owner frees handed-over keys once the new owner has them. */
-  private onHandOverAck(frame: Frame): void {
+  private onHandOverAck(from: number, frame: Frame): void {
+    this.handoffs.acknowledged(from, frame.keys.length)
     for (const key of frame.keys) {
       this.store.transition(key, KeyEvent.HandOverAcked)
       if (this.localizeAfterAck.delete(key)) {

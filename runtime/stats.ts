@@ -30,6 +30,8 @@ export interface NodeStats {
   bytesReceived: number
   /** Frames dropped because they were malformed. */
   framesRejected: number
+  /** Hand-overs the watchdog found unacknowledged past `handoffTimeoutMs`. */
+  handoffsOverdue: number
 }
 
 export const newNodeStats = (): NodeStats => ({
@@ -49,6 +51,7 @@ export const newNodeStats = (): NodeStats => ({
   framesReceived: 0,
   bytesReceived: 0,
   framesRejected: 0,
+  handoffsOverdue: 0,
 })
 
 /** Field-wise sum of several nodes' counters. */
