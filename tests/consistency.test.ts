@@ -69,3 +69,11 @@ describe("negative controls: the properties catch a broken protocol", () => {
     assert.equal(result.failed, true, "a duplicated push went unnoticed")
   })
 })
+
+describe("pinned regressions (each a counterexample a property once found)", () => {
+  it("a barrier waits for a worker whose node's news is still on a link", async () => {
+    // Seed 20261126 of the static-policy property: node 0 released the barrier
+    // before it knew node 1 had a worker at all, and node 1's worker hung.
+    await runWorkload({ nodes: 2, workersPerNode: 1, laneKeys: 3, seed: 0, delayMax: 0, steps: [] })
+  })
+})
