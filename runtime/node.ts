@@ -102,6 +102,12 @@ export class NodeRuntime {
   /** `inflight` plus operations deferred behind it, per key: the hot path's one check. */
   readonly busy: Int32Array
   readonly deferred: Deferred
+  /**
+   * Whether this node must order its own operations per key. Only when keys
+   * can move: under a policy that never relocates, every request goes
+   * straight to the key's home over one FIFO link, so order is kept for free.
+   */
+  readonly ordersOps: boolean
   readonly handoffs: Handoffs
   readonly log: (message: string) => void
   closed = false
@@ -138,6 +144,7 @@ export class NodeRuntime {
     this.endpoint = options.endpoint
     this.log = options.log ?? ((m) => console.warn(m))
     this.nowMs = options.nowMs
+    this.ordersOps = options.policy.relocatesOnLocalize
     this.handoffs = new Handoffs(nodes)
     this.directory = new Directory(id, nodes, space.keys)
     this.inflight = new Int32Array(space.keys)
@@ -192,7 +199,7 @@ export class NodeRuntime {
    * deferred queue so that operations on a key take effect in issue order.
    */
   submit(entry: OpEntry): void {
-    if (this.deferred.mustWait(entry.keys)) this.deferred.push(entry)
+    if (this.ordersOps && this.deferred.mustWait(entry.keys)) this.deferred.push(entry)
     else this.issue(entry)
     this.pump()
   }
@@ -215,8 +222,7 @@ export class NodeRuntime {
         this.applyLocal(type, key, a[i], values, valueAt, op.out)
         applied++
       } else {
-        this.inflight[key]++
-        this.busy[key]++
+        if (this.ordersOps) (this.inflight[key]++, this.busy[key]++)
         const batch = s === KeyState.Expected ? this.parkBatch : this.forwards.to(
           this.directory.nextHop(key, 0, this.config.forwardHopsMax),
         )
@@ -509,9 +515,11 @@ export class NodeRuntime {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       this.directory.learn(key, from, b[i], owns[key] === KeyState.Owner && from !== this.id)
-      this.inflight[key]--
-      this.busy[key]--
-      assert(this.inflight[key] >= 0, () => `key ${key}: more replies than requests`)
+      if (this.ordersOps) {
+        this.inflight[key]--
+        this.busy[key]--
+        assert(this.inflight[key] >= 0, () => `key ${key}: more replies than requests`)
+      }
       if (frame.type === FrameType.PullReply) {
         const length = this.lengthOf(key)
         op.out!.set(values.subarray(valueAt, valueAt + length), a[i])
