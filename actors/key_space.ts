@@ -66,6 +66,7 @@ export class KeySpace {
 
   /** The table holding `key`; the key must be in range. */
   tableOf(key: number): Table {
+    assert(key >= 0, () => `key ${key} is outside the key space [0, ${this.keys})`)
     const tables = this.tables
     // Tables are few (usually one to three), so a linear scan beats a search.
     for (let t = 0; t < tables.length; t++) {

@@ -12,6 +12,7 @@
  * and a test checks that they agree on every pair.
  */
 import { type AnyStateMachine, initialTransition, setup, transition } from "xstate"
+import { assert, InvariantViolation } from "./assert.ts"
 
 export const KeyState = { Absent: 0, Expected: 1, Owner: 2, HandingOver: 3, Replica: 4 } as const
 export type KeyState = (typeof KeyState)[keyof typeof KeyState]
@@ -139,7 +140,8 @@ const eventCount = keyEventNames.length
 export function nextState(state: number, event: number): number {
   // Without the range checks an out-of-range event would read the next state's
   // row and return a plausible but wrong answer.
-  if (state >>> 0 >= stateCount || event >>> 0 >= eventCount) return INVALID
+  if ((state >>> 0) !== state || (event >>> 0) !== event) return INVALID
+  if (state >= stateCount || event >= eventCount) return INVALID
   return transitionTable[state * eventCount + event]
 }
 
@@ -153,7 +155,7 @@ export function mustTransition(state: number, event: number, key: number): numbe
   if (next === INVALID) {
     const stateName = keyStateNames[state] ?? `#${state}`
     const eventName = keyEventNames[event] ?? `#${event}`
-    throw new Error(
+    throw new InvariantViolation(
       `assertion failed: key ${key}: event ${eventName} is not allowed in state ${stateName}`,
     )
   }
@@ -177,8 +179,4 @@ export function lifecycleChart(): string {
     }
   }
   return lines.join("\n") + "\n"
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: key lifecycle: ${message}`)
 }

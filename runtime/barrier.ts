@@ -58,7 +58,9 @@ export class Barrier {
   /** Enter the generation if every local worker is waiting (or it was announced) and quiet. */
   maybeEnter(): void {
     if (this.entered) return
-    const ready = this.arrived > 0 ? this.arrived >= this.localWorkers : this.announced
+    // A node without workers enters once the generation is announced; a node
+    // with workers, once every one of them has arrived.
+    const ready = this.localWorkers === 0 ? this.announced : this.arrived >= this.localWorkers
     if (!ready || !this.isQuiet()) return
     this.entered = true
     this.send(COORDINATOR, FrameType.BarrierEnter, this.generation)

@@ -197,8 +197,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
 
 /**
  * Check a decoded frame against the cluster: keys in range, origin a node,
- * value count equal to the keys' lengths summed, and pull offsets inside no
- * more than the output they name. Throws `MalformedFrame` naming the problem.
+ * value count equal to the keys' lengths summed. Throws `MalformedFrame`
+ * naming the problem. (Pull offsets are checked by the node that issued the
+ * pull, against the output they name.)
  */
 export function checkFrame(frame: Frame, space: KeySpace, nodes: number): void {
   if (frame.origin >= nodes) {

@@ -233,6 +233,9 @@ export class NodeRuntime {
     }
     const header = { type, origin: this.id, id: opId, hops: 0 }
     this.countRemote(type, keys.length - applied)
+    // Keys that became local while the operation waited count as local accesses.
+    if (type === FrameType.Pull) this.stats.pullKeysLocal += applied
+    else this.stats.pushKeysLocal += applied
     this.forwards.flush(header, this.lengthOf, this.send)
     if (this.parkBatch.count > 0) this.park(header)
     op.remaining -= applied
@@ -334,7 +337,13 @@ export class NodeRuntime {
       )
       return
     }
-    this.handle(from, frame)
+    try {
+      this.handle(from, frame)
+    } catch (error) {
+      if (!(error instanceof MalformedFrame)) throw error
+      this.stats.framesRejected++
+      this.log(`roam node ${this.id}: rejected a frame from node ${from}: ${error.message}`)
+    }
     this.pump()
   }
 
@@ -344,8 +353,10 @@ export class NodeRuntime {
     this.processing = true
     try {
       while (this.selfQueue.length > 0) {
-        const frame = decodeFrame(this.selfQueue.shift()!)
-        this.handle(this.id, frame)
+        const bytes = this.selfQueue.shift()!
+        this.stats.framesReceived++
+        this.stats.bytesReceived += bytes.byteLength
+        this.handle(this.id, decodeFrame(bytes))
       }
     } finally {
       this.processing = false
@@ -507,8 +518,7 @@ export class NodeRuntime {
 
   /** A reply to one of this node's operations: a pull's values or a write's acknowledgement. */
   private onReply(from: number, frame: Frame): void {
-    const op = this.ops.get(frame.id)
-    assert(op !== undefined, () => `node ${this.id}: reply for unknown operation ${frame.id}`)
+    const op = this.checkReply(frame)
     const { keys, a, b, values } = frame
     const owns = this.store.state
     let valueAt = 0
@@ -530,6 +540,28 @@ export class NodeRuntime {
     assert(op.remaining >= 0, () => `operation ${frame.id} got more replies than keys`)
     if (op.remaining === 0) this.finishOp(frame.id)
     if (this.deferred.length > 0) this.deferred.drain((entry) => this.issue(entry))
+  }
+
+  /**
+   * A reply must name an open operation, answer no more keys than it awaits
+   * and, for a pull, write inside the caller's output: checked before anything
+   * is applied, so a bad reply is rejected whole.
+   */
+  private checkReply(frame: Frame): PendingOp {
+    const op = this.ops.get(frame.id)
+    if (op === undefined) throw new MalformedFrame(`reply for unknown operation ${frame.id}`)
+    if (frame.keys.length > op.remaining) {
+      throw new MalformedFrame(`reply answers ${frame.keys.length} keys, ${op.remaining} awaited`)
+    }
+    if (frame.type === FrameType.PullReply) {
+      const out = op.out!
+      for (let i = 0; i < frame.keys.length; i++) {
+        if (frame.a[i] + this.lengthOf(frame.keys[i]) > out.length) {
+          throw new MalformedFrame(`pull reply offset ${frame.a[i]} outside the output`)
+        }
+      }
+    }
+    return op
   }
 
   /** The new owner installs handed-over keys, acknowledges, tells the homes, replays. */

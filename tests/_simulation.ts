@@ -295,9 +295,26 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
       if (failures.length > 0) throw failures[0]
     }
 
-    // Quiescence: every worker enters a barrier; deliver until nothing moves.
-    const barriers = workers.map((w) => w.barrier())
-    for (const b of barriers) track(b)
+    // Quiescence: every worker enters a barrier, one at a time in an order
+    // drawn from the seed, with every frame delivered in between; no worker
+    // may pass before the last one has arrived. Then deliver until nothing moves.
+    const order = workers.map((_, i) => i)
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = (workload.seed + i * 7919) % (i + 1)
+      ;[order[i], order[j]] = [order[j], order[i]]
+    }
+    let passed = 0
+    for (const [n, w] of order.entries()) {
+      track(workers[w].barrier().then(() => passed++))
+      if (n === order.length - 1) break
+      while (network.step()) checkStep()
+      await turn()
+      assert.equal(
+        passed,
+        0,
+        `a barrier let a worker through after ${n + 1} of ${order.length} arrived`,
+      )
+    }
     for (let rounds = 0; network.pending > 0 || pending.size > 0; rounds++) {
       assert.ok(
         rounds < 10_000,
