@@ -10,7 +10,6 @@
  * are served in place and the rest goes to the node as one sub-batch, which
  * leaves as one frame per destination.
  */
-import type { Table } from "../actors/key_space.ts"
 import { KeyState } from "../actors/lifecycle.ts"
 import { FrameType } from "./codec.ts"
 import { keyOutOfRange, valueLengthMismatch } from "./errors.ts"
@@ -53,12 +52,11 @@ export class Worker {
    * locally; return false (with `out` unspecified) otherwise. Synchronous.
    */
   tryPull(keys: Keys, out: Float32Array): boolean {
-    this.scan(keys, "tryPull")
+    this.scan(keys, "tryPull", false)
     if (out.length !== this.scanFloats) {
       throw valueLengthMismatch("tryPull output", this.scanFloats, out.length)
     }
-    if (this.scanRemote > 0) return false
-    this.copyOut(keys, out)
+    if (!this.copyOut(keys, out)) return false
     this.node.stats.pullKeysLocal += keys.length
     this.node.stats.pullBatchesLocal++
     return true
@@ -66,21 +64,19 @@ export class Worker {
 
   /** The keys' values, concatenated in batch order, into `out` (allocated when absent). */
   pull(keys: Keys, out?: Float32Array): Promise<Float32Array> {
-    this.scan(keys, "pull")
+    this.scan(keys, "pull", false)
     const floats = this.scanFloats
     if (out !== undefined && out.length !== floats) {
       throw valueLengthMismatch("pull output", floats, out.length)
     }
     const result = out ?? new Float32Array(floats)
-    const stats = this.node.stats
-    if (this.scanRemote === 0) {
-      this.copyOut(keys, result)
-      stats.pullKeysLocal += keys.length
-      stats.pullBatchesLocal++
+    if (this.copyOut(keys, result)) {
+      this.node.stats.pullKeysLocal += keys.length
+      this.node.stats.pullBatchesLocal++
       return Promise.resolve(result)
     }
-    const done = this.split(FrameType.Pull, keys, result)
-    return done.then(() => result)
+    this.scan(keys, "pull", true)
+    return this.split(FrameType.Pull, keys, result).then(() => result)
   }
 
   /** Add `deltas` to the keys' values (exactly once, at each key's owner). */
@@ -98,7 +94,7 @@ export class Worker {
    * (`lapse`); resolves once they are. Under `static` it changes nothing.
    */
   localize(keys: Keys): Promise<void> {
-    this.scan(keys, "localize")
+    this.scan(keys, "localize", false)
     if (!this.node.policy.relocatesOnLocalize) return Promise.resolve()
     return this.node.localize(keys)
   }
@@ -113,7 +109,7 @@ export class Worker {
   }
 
   private write(type: number, keys: Keys, values: Float32Array, what: string): void {
-    this.scan(keys, what)
+    this.scan(keys, what, true)
     if (values.length !== this.scanFloats) {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
@@ -130,69 +126,97 @@ export class Worker {
 
   /**
    * One pass over the batch: every key must be an integer in the key space;
-   * sums the value floats and counts the keys not ready locally.
+   * sums the value floats and, when `countRemote`, counts the keys not ready
+   * locally (a pull finds those while copying instead).
    */
-  private scan(keys: Keys, what: string): void {
+  private scan(keys: Keys, what: string, countRemote: boolean): void {
     const node = this.node
     node.assertOpen(what)
     const space = node.space
     const total = space.keys
     const state = node.store.state
     const busy = node.busy
-    let table: Table = space.tables[0]
+    let start = 0
+    let end = 0
+    let length = 0
     let floats = 0
     let remote = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
-      if (key < table.start || key >= table.end) table = space.tableOf(key)
-      floats += table.length
-      if (state[key] !== KeyState.Owner || busy[key] !== 0) remote++
+      if (key < start || key >= end) {
+        const table = space.tableOf(key)
+        start = table.start
+        end = table.end
+        length = table.length
+      }
+      floats += length
+      if (countRemote && (state[key] !== KeyState.Owner || busy[key] !== 0)) remote++
     }
     this.scanFloats = floats
     this.scanRemote = remote
   }
 
-  /** Copy every key's value into `out`; all keys are ready. */
-  private copyOut(keys: Keys, out: Float32Array): void {
-    const space = this.node.space
-    const slabs = this.node.store.slabs
-    let table: Table = space.tables[0]
-    let slab = slabs[0]
+  /**
+   * Copy every key's value into `out`, stopping at the first key that is not
+   * ready; returns whether all were. One pass, so a local pull reads each key's
+   * state and slot once. The caller has checked keys and `out`'s length.
+   */
+  private copyOut(keys: Keys, out: Float32Array): boolean {
+    const node = this.node
+    const space = node.space
+    const slabs = node.store.slabs
+    const state = node.store.state
+    const busy = node.busy
+    // The current table's bounds, slot map and values, in locals the JIT keeps in registers.
+    let start = 0
+    let end = 0
+    let length = 0
+    let slotOf = slabs[0].slotOf
+    let values = slabs[0].values
     let at = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
-      if (key < table.start || key >= table.end) {
-        table = space.tableOf(key)
-        slab = slabs[table.index]
+      if (state[key] !== KeyState.Owner || busy[key] !== 0) return false
+      if (key < start || key >= end) {
+        const table = space.tableOf(key)
+        start = table.start
+        end = table.end
+        length = table.length
+        slotOf = slabs[table.index].slotOf
+        values = slabs[table.index].values
       }
-      const length = table.length
-      const from = slab.slotOf[key - table.start] * length
-      const values = slab.values
+      const from = slotOf[key - start] * length
       for (let j = 0; j < length; j++) out[at + j] = values[from + j]
       at += length
     }
+    return true
   }
 
   /** Add (push) or copy (set) every key's value from `values`; all keys are ready. */
   private applyIn(type: number, keys: Keys, values: Float32Array): void {
     const space = this.node.space
     const slabs = this.node.store.slabs
-    let table: Table = space.tables[0]
-    let slab = slabs[0]
+    const add = type === FrameType.Push
+    let start = 0
+    let end = 0
+    let length = 0
+    let slotOf = slabs[0].slotOf
+    let data = slabs[0].values
     let at = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
-      if (key < table.start || key >= table.end) {
-        table = space.tableOf(key)
-        slab = slabs[table.index]
+      if (key < start || key >= end) {
+        const table = space.tableOf(key)
+        start = table.start
+        end = table.end
+        length = table.length
+        slotOf = slabs[table.index].slotOf
+        data = slabs[table.index].values
       }
-      const length = table.length
-      const to = slab.slotOf[key - table.start] * length
-      const data = slab.values
-      if (type === FrameType.Push) {
-        for (let j = 0; j < length; j++) data[to + j] += values[at + j]
-      } else for (let j = 0; j < length; j++) data[to + j] = values[at + j]
+      const to = slotOf[key - start] * length
+      if (add) { for (let j = 0; j < length; j++) data[to + j] += values[at + j] }
+      else for (let j = 0; j < length; j++) data[to + j] = values[at + j]
       at += length
     }
   }
