@@ -1,6 +1,6 @@
 /**
  * The lifecycle of one key on one node: absent, expected, owner, handing over
- * and (later) replica.
+ * and replica.
  *
  * The xstate 5 machine `keyLifecycle` is the specification: the docs draw it
  * (`lifecycleChart`), and the tests walk its graph. The hot path cannot afford
@@ -23,6 +23,9 @@ export const KeyEvent = {
   ValueArrived: 2,
   HandOver: 3,
   HandOverAcked: 4,
+  AwaitReplica: 5,
+  ReplicaArrived: 6,
+  DropReplica: 7,
 } as const
 export type KeyEvent = (typeof KeyEvent)[keyof typeof KeyEvent]
 
@@ -42,6 +45,9 @@ export const keyEventNames: readonly string[] = [
   "VALUE_ARRIVED",
   "HAND_OVER",
   "HAND_OVER_ACKED",
+  "AWAIT_REPLICA",
+  "REPLICA_ARRIVED",
+  "DROP_REPLICA",
 ]
 
 // The codes and the names are two lists that must line up; a mismatch would
@@ -64,7 +70,10 @@ export const keyLifecycle = setup({
       | { type: "LOCALIZE" }
       | { type: "VALUE_ARRIVED" }
       | { type: "HAND_OVER" }
-      | { type: "HAND_OVER_ACKED" },
+      | { type: "HAND_OVER_ACKED" }
+      | { type: "AWAIT_REPLICA" }
+      | { type: "REPLICA_ARRIVED" }
+      | { type: "DROP_REPLICA" },
   },
 }).createMachine({
   id: "key",
@@ -72,11 +81,11 @@ export const keyLifecycle = setup({
   states: {
     absent: {
       description: "no value here",
-      on: { INIT_OWNER: "owner", LOCALIZE: "expected" },
+      on: { INIT_OWNER: "owner", LOCALIZE: "expected", AWAIT_REPLICA: "expected" },
     },
     expected: {
       description: "asked for, requests queue until the value arrives",
-      on: { VALUE_ARRIVED: "owner" },
+      on: { VALUE_ARRIVED: "owner", REPLICA_ARRIVED: "replica" },
     },
     owner: {
       description: "holds the value and serves it",
@@ -86,11 +95,12 @@ export const keyLifecycle = setup({
       description: "value sent, slot kept until the new owner acknowledges",
       on: { HAND_OVER_ACKED: "absent" },
     },
-    // Replicas are planned but not built: the state exists so that the chart
-    // and the codes already have room for it, and it has no transitions in or
-    // out, so the compiled table makes every event in it INVALID.
+    // A replica serves this node's own pulls and pushes from its local value
+    // and sends the owner its delta every sync round (runtime/replica_sync.ts);
+    // requests from other nodes pass through it towards the owner.
     replica: {
-      description: "reserved for replicas, no transitions yet",
+      description: "a synced copy; local pushes are sent as deltas",
+      on: { DROP_REPLICA: "absent" },
     },
   },
 })

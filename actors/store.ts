@@ -44,6 +44,16 @@ export class TableSlab {
     return this.keyOfSlot.length
   }
 
+  /** Slots ever handed out: every key with a slot is `keyAt(s)` for some `s < slotsTop`. */
+  get slotsTop(): number {
+    return this.top
+  }
+
+  /** The key in `slot`, or -1 for a free slot. */
+  keyAt(slot: number): number {
+    return this.keyOfSlot[slot]
+  }
+
   /** Give `key` a slot (zero-filled) and return the float offset of its value. */
   allocate(key: number): number {
     const local = key - this.table.start

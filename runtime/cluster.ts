@@ -16,6 +16,7 @@ import { clusterClosed, invalidOptions, NodeOutOfRange, UnknownTable } from "./e
 import { Fault, faultLayer, type FaultShape } from "./fault.ts"
 import { MemoryNetwork } from "./memory_transport.ts"
 import { watchHandoffs } from "./handoffs.ts"
+import { runSyncRounds } from "./replica_sync.ts"
 import { NodeRuntime } from "./node.ts"
 import { type Policy, type PolicyOption, resolvePolicy } from "./policy.ts"
 import { localShare, type NodeStats, sumStats } from "./stats.ts"
@@ -103,8 +104,33 @@ export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => node.close()))
     yield* Effect.forkScoped(watchHandoffs(node, config.handoffTimeoutMs))
+    yield* Effect.forkScoped(runSyncRounds(node.sync, config.syncRoundsPerSecondMax))
     return node
   })
+
+/** The policy's hot keys must be keys of the key space. */
+function checkHotKeys(policy: Policy, space: KeySpace): void {
+  if (policy.replicateAtStart === "all") return
+  for (const key of policy.replicateAtStart) {
+    if (key >= space.keys) {
+      throw invalidOptions(`policy ${policy.name}: hot key ${key} is outside [0, ${space.keys})`)
+    }
+  }
+}
+
+/**
+ * Ask for the replicas a node holds from the start. Not awaited: until a
+ * replica arrives, the node's operations on the key wait for it (the key is
+ * expected), so the cluster is usable at once.
+ */
+function startReplicas(node: NodeRuntime, policy: Policy, space: KeySpace): void {
+  const wanted = policy.replicateAtStart
+  const keys: number[] = []
+  if (wanted === "all") {
+    for (let key = 0; key < space.keys; key++) if (key % node.nodes !== node.id) keys.push(key)
+  } else for (const key of wanted) if (key % node.nodes !== node.id) keys.push(key)
+  if (keys.length > 0) node.replicate(keys).catch(() => {})
+}
 
 /** A node of the cluster as task code sees it. */
 export class Node {
@@ -131,6 +157,8 @@ export class Node {
 export interface ClusterInternals {
   readonly network?: MemoryNetwork
   readonly faults?: Partial<FaultShape>
+  /** The Clock the nodes run on (a TestClock in simulations); the live clock otherwise. */
+  readonly clock?: Clock.Clock
 }
 
 export class Cluster {
@@ -161,10 +189,12 @@ export class Cluster {
       const network = internals.network ??
         new MemoryNetwork({ nodes: options.nodes, seed: options.seed ?? 0 })
       if (network.nodes !== options.nodes) throw invalidOptions("network size differs from nodes")
+      checkHotKeys(policy, space)
       const layer = Layer.mergeAll(
         network.layer(),
         configLayer(config),
         faultLayer(internals.faults),
+        internals.clock ? Layer.succeed(Clock.Clock, internals.clock) : Layer.empty,
       )
       const program = Effect.gen(function* () {
         const scope = yield* Scope.make()
@@ -172,6 +202,7 @@ export class Cluster {
           Array.from({ length: options.nodes }, (_, id) => id),
           (id) => makeNode(id, space, policy).pipe(Scope.provide(scope)),
         )
+        for (const node of nodes) startReplicas(node, policy, space)
         return new Cluster(space, policy, nodes.map((n) => new Node(n)), scope, network)
       })
       return Effect.runPromise(program.pipe(Effect.provide(layer)))

@@ -47,6 +47,16 @@ export const FrameType = {
   BarrierRelease: 11,
   /** The coordinator opened barrier `id`: every node should enter it. */
   BarrierStart: 12,
+  /** The origin asks the owner for a replica of the keys; `id` = operation id. */
+  ReplicaJoin: 13,
+  /** A replica's delta since its last sync, to be added at the owner. */
+  Sync: 14,
+  /** The owner's value after a join or a sync; `b` = the owner's epoch, `id` echoes the request. */
+  SyncReply: 15,
+  /** Asks a node to finish a sync round started after this frame; `id` = request id. */
+  SyncWait: 16,
+  /** Answers `SyncWait` `id`: a sync round started after it has completed. */
+  SyncWaitDone: 17,
 } as const
 export type FrameType = (typeof FrameType)[keyof typeof FrameType]
 
@@ -67,6 +77,11 @@ const LAYOUT: Record<number, readonly [boolean, boolean, boolean]> = {
   [FrameType.BarrierEnter]: [false, false, false],
   [FrameType.BarrierRelease]: [false, false, false],
   [FrameType.BarrierStart]: [false, false, false],
+  [FrameType.ReplicaJoin]: [false, false, false],
+  [FrameType.Sync]: [false, false, true],
+  [FrameType.SyncReply]: [false, true, true],
+  [FrameType.SyncWait]: [false, false, false],
+  [FrameType.SyncWaitDone]: [false, false, false],
 }
 
 /** The columns a frame type carries besides its keys. */

@@ -20,6 +20,8 @@ export interface RoamConfigShape {
   readonly deferredOpsMax: number
   /** How long a hand-over may stay unacknowledged before the watchdog reports it. */
   readonly handoffTimeoutMs: number
+  /** Sync rounds a node starts per second, at most (the next starts when the last is answered). */
+  readonly syncRoundsPerSecondMax: number
 }
 
 export const defaultConfig: RoamConfigShape = {
@@ -28,6 +30,7 @@ export const defaultConfig: RoamConfigShape = {
   parkedKeysMax: 4_000_000,
   deferredOpsMax: 1_000_000,
   handoffTimeoutMs: 5_000,
+  syncRoundsPerSecondMax: 200,
 }
 
 export class RoamConfig extends Context.Service<RoamConfig, RoamConfigShape>()("roam/Config") {}

@@ -13,11 +13,14 @@ export interface FaultShape {
   readonly dropParkedRequests: boolean
   /** Apply a forwarded push twice at its owner. */
   readonly duplicateForwardedPushes: boolean
+  /** Add a replica's sync delta twice at the owner. */
+  readonly duplicateSyncDeltas: boolean
 }
 
 export const noFaults: FaultShape = {
   dropParkedRequests: false,
   duplicateForwardedPushes: false,
+  duplicateSyncDeltas: false,
 }
 
 export class Fault extends Context.Service<Fault, FaultShape>()("roam/Fault") {}

@@ -25,6 +25,7 @@
 import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
 import { KeyEvent, KeyState } from "../actors/lifecycle.ts"
+import { Replicas } from "../actors/replicas.ts"
 import { Store } from "../actors/store.ts"
 import { Batch, Outbox } from "./batch.ts"
 import { Barrier } from "./barrier.ts"
@@ -44,6 +45,7 @@ import { Handoffs } from "./handoffs.ts"
 import { clusterClosed } from "./errors.ts"
 import type { FaultShape } from "./fault.ts"
 import type { Policy } from "./policy.ts"
+import { ReplicaSync } from "./replica_sync.ts"
 import type { Endpoint } from "./transport.ts"
 import { newNodeStats, type NodeStats } from "./stats.ts"
 
@@ -53,6 +55,7 @@ export interface PendingOp {
   remaining: number
   /** For pulls: the caller's output. */
   readonly out: Float32Array | undefined
+  readonly done: Promise<void>
   readonly resolve: () => void
   readonly reject: (error: unknown) => void
 }
@@ -109,6 +112,9 @@ export class NodeRuntime {
    */
   readonly ordersOps: boolean
   readonly handoffs: Handoffs
+  /** Bases of the replicas held here, and their sync rounds. */
+  readonly replicas: Replicas
+  readonly sync: ReplicaSync
   readonly log: (message: string) => void
   closed = false
 
@@ -127,6 +133,11 @@ export class NodeRuntime {
   private readonly selfQueue: Uint8Array[] = []
   private processing = false
   private readonly quietWaiters: Array<() => void> = []
+  /** Replicas to drop once their outstanding sync is answered. */
+  private readonly dropAfterSync = new Set<number>()
+  /** `waitSync` requests of this node: id → nodes still to answer, and the resolver. */
+  private readonly syncWaits = new Map<number, LocalizeWait>()
+  private nextSyncWaitId = 1
   // Reused builders: replies, forwards, hand-overs and parked requests.
   private readonly replies: Outbox
   private readonly forwards: Outbox
@@ -144,7 +155,7 @@ export class NodeRuntime {
     this.endpoint = options.endpoint
     this.log = options.log ?? ((m) => console.warn(m))
     this.nowMs = options.nowMs
-    this.ordersOps = options.policy.relocatesOnLocalize
+    this.ordersOps = options.policy.relocatesOnLocalize || options.policy.dropsReplicas
     this.handoffs = new Handoffs(nodes)
     this.directory = new Directory(id, nodes, space.keys)
     this.inflight = new Int32Array(space.keys)
@@ -172,6 +183,21 @@ export class NodeRuntime {
         }
       }
     }
+    this.replicas = new Replicas(space)
+    this.sync = new ReplicaSync({
+      id,
+      nodes,
+      store: this.store,
+      replicas: this.replicas,
+      directory: this.directory,
+      stats: this.stats,
+      lengthOf: this.lengthOf,
+      sendFrame: (to, frame) => this.send(to, frame),
+      forwardHopsMax: options.config.forwardHopsMax,
+      onSyncAnswered: (key) => {
+        if (this.dropAfterSync.delete(key)) this.dropReplicas([key])
+      },
+    }, new Outbox(nodes, options.config.frameKeysMax))
     this.endpoint.onFrame((from, frame) => this.receive(from, frame))
   }
 
@@ -184,11 +210,13 @@ export class NodeRuntime {
     this.assertOpen("operation")
     const id = this.nextOpId
     this.nextOpId = (this.nextOpId + 1) >>> 0 || 1
-    let op!: PendingOp
-    const done = new Promise<void>((resolve, reject) => {
-      op = { remaining, out, resolve, reject }
+    let resolve!: () => void
+    let reject!: (error: unknown) => void
+    const done = new Promise<void>((res, rej) => {
+      resolve = res
+      reject = rej
     })
-    this.ops.set(id, op)
+    this.ops.set(id, { remaining, out, done, resolve, reject })
     return { id, done }
   }
 
@@ -217,25 +245,31 @@ export class NodeRuntime {
       const key = keys[i]
       const length = this.lengthOf(key)
       const s = state[key]
-      if (s === KeyState.Owner) {
+      if (type === FrameType.ReplicaJoin && s !== KeyState.Absent) {
+        // Owned, a replica already, or on its way here: nothing to join.
+        applied++
+      } else if (s === KeyState.Owner || s === KeyState.Replica) {
         // The key became local while this part waited: serve it in place.
         this.applyLocal(type, key, a[i], values, valueAt, op.out)
         applied++
       } else {
+        if (type === FrameType.ReplicaJoin) this.store.transition(key, KeyEvent.AwaitReplica)
         if (this.ordersOps) (this.inflight[key]++, this.busy[key]++)
         const batch = s === KeyState.Expected ? this.parkBatch : this.forwards.to(
           this.directory.nextHop(key, 0, this.config.forwardHopsMax),
         )
         batch.add(key, a[i], 0)
-        if (type !== FrameType.Pull) batch.addValues(values, valueAt, length)
+        if (carriesValues(type)) batch.addValues(values, valueAt, length)
       }
       valueAt += length
     }
     const header = { type, origin: this.id, id: opId, hops: 0 }
-    this.countRemote(type, keys.length - applied)
-    // Keys that became local while the operation waited count as local accesses.
-    if (type === FrameType.Pull) this.stats.pullKeysLocal += applied
-    else this.stats.pushKeysLocal += applied
+    if (type !== FrameType.ReplicaJoin) {
+      this.countRemote(type, keys.length - applied)
+      // Keys that became local while the operation waited count as local accesses.
+      if (type === FrameType.Pull) this.stats.pullKeysLocal += applied
+      else this.stats.pushKeysLocal += applied
+    }
     this.forwards.flush(header, this.lengthOf, this.send)
     if (this.parkBatch.count > 0) this.park(header)
     op.remaining -= applied
@@ -287,7 +321,7 @@ export class NodeRuntime {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       const s = state[key]
-      if (s === KeyState.Owner) continue
+      if (s === KeyState.Owner || s === KeyState.Replica) continue
       if (s === KeyState.Absent) {
         this.store.transition(key, KeyEvent.Localize)
         this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
@@ -317,6 +351,118 @@ export class NodeRuntime {
     }
     this.pump()
     return done
+  }
+
+  // ------------------------------------------------------------------- replicas
+
+  /**
+   * Ask the owners for replicas of `keys` (those this node holds nothing of);
+   * resolves when they have all arrived. The join is one of this node's
+   * operations, so it is answered after every earlier operation on the keys:
+   * the replica's first value already holds this node's earlier pushes.
+   */
+  replicate(keys: ArrayLike<number>): Promise<void> {
+    const list = Uint32Array.from(keys)
+    const op = this.openOp(list.length, undefined)
+    this.submit({
+      type: FrameType.ReplicaJoin,
+      opId: op.id,
+      keys: list,
+      a: new Uint32Array(list.length),
+      values: NO_VALUES,
+    })
+    return op.done
+  }
+
+  private installReplica(key: number, value: Float32Array): void {
+    const offset = this.store.transition(key, KeyEvent.ReplicaArrived)
+    this.store.slabOf(key).values.set(value, offset)
+    this.replicas.add(key, value)
+    this.stats.replicasCreated++
+    this.wake(key)
+  }
+
+  /**
+   * Drop the replicas among `keys`: each sends its last delta to the owner as
+   * a push (ordered like any operation of this node, so a later pull here
+   * sees it), and frees its slot. A replica whose sync is unanswered is
+   * dropped when the answer comes.
+   */
+  dropReplicas(keys: ArrayLike<number>): void {
+    const state = this.store.state
+    const dropped: number[] = []
+    const deltas: number[] = []
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      if (state[key] !== KeyState.Replica) continue
+      if (this.replicas.outstanding[key] !== 0) {
+        this.dropAfterSync.add(key)
+        continue
+      }
+      const slab = this.store.slabOf(key)
+      const bases = this.replicas.baseSlab(key)
+      const at = slab.offsetOf(key)
+      const baseAt = bases.offsetOf(key)
+      let changed = false
+      const first = deltas.length
+      for (let j = 0; j < slab.table.length; j++) {
+        const d = slab.values[at + j] - bases.values[baseAt + j]
+        deltas.push(d)
+        if (d !== 0) changed = true
+      }
+      if (changed) dropped.push(key)
+      else deltas.length = first
+      this.replicas.remove(key)
+      this.store.transition(key, KeyEvent.DropReplica)
+      this.stats.replicasDropped++
+    }
+    if (dropped.length === 0) return
+    const op = this.openOp(dropped.length, undefined)
+    op.done.catch(() => {})
+    this.submit({
+      type: FrameType.Push,
+      opId: op.id,
+      keys: Uint32Array.from(dropped),
+      a: new Uint32Array(dropped.length),
+      values: Float32Array.from(deltas),
+    })
+  }
+
+  /**
+   * Resolves once every push this node's workers made before the call is
+   * merged at the owners and reflected in every replica: this node's open
+   * operations are answered, a sync round of its own started after the call
+   * has completed (its replicas' deltas are merged), and then every other
+   * node has completed a round started after being asked.
+   */
+  async waitSync(): Promise<void> {
+    this.assertOpen("waitSync")
+    await Promise.all([...this.ops.values()].map((op) => op.done.catch(() => {})))
+    await this.sync.nextRound()
+    if (this.nodes === 1) return
+    this.assertOpen("waitSync")
+    const id = this.nextSyncWaitId++
+    const done = new Promise<void>((resolve, reject) => {
+      this.syncWaits.set(id, { remaining: this.nodes - 1, resolve, reject })
+    })
+    for (let to = 0; to < this.nodes; to++) {
+      if (to !== this.id) {
+        this.send(
+          to,
+          encodeFrame({ type: FrameType.SyncWait, origin: this.id, id, hops: 0 }, NO_KEYS),
+        )
+      }
+    }
+    this.pump()
+    return done
+  }
+
+  private onSyncWaitDone(id: number): void {
+    const wait = this.syncWaits.get(id)
+    if (wait === undefined) throw new MalformedFrame(`answer to unknown sync wait ${id}`)
+    if (--wait.remaining > 0) return
+    this.syncWaits.delete(id)
+    wait.resolve()
   }
 
   // ------------------------------------------------------------------ receiving
@@ -372,7 +518,19 @@ export class NodeRuntime {
         case FrameType.Push:
         case FrameType.Set:
         case FrameType.Localize:
+        case FrameType.ReplicaJoin:
+        case FrameType.Sync:
           this.serve(frame)
+          break
+        case FrameType.SyncReply:
+          if (frame.id === 0) this.sync.onSyncReply(from, frame)
+          else this.onReply(from, frame)
+          break
+        case FrameType.SyncWait:
+          this.sync.onSyncWait(from, frame.id)
+          break
+        case FrameType.SyncWaitDone:
+          this.onSyncWaitDone(frame.id)
           break
         case FrameType.PullReply:
         case FrameType.Ack:
@@ -414,30 +572,24 @@ export class NodeRuntime {
       const key = keys[i]
       const length = this.lengthOf(key)
       const s = state[key]
-      if (s === KeyState.Owner) {
+      // A replica serves its own node's requests (replayed after it arrived);
+      // every other node's requests pass through it towards the owner.
+      if (s === KeyState.Owner || (s === KeyState.Replica && origin === this.id)) {
         this.serveKey(type, origin, key, a[i], values, valueAt, reply, hops > 0)
       } else if (s === KeyState.Expected) {
         this.parkBatch.add(key, a[i], 0)
-        if (type === FrameType.Push || type === FrameType.Set) {
-          this.parkBatch.addValues(values, valueAt, length)
-        }
+        if (carriesValues(type)) this.parkBatch.addValues(values, valueAt, length)
       } else {
         const batch = this.forwards.to(
           this.directory.nextHop(key, hops, this.config.forwardHopsMax),
         )
         batch.add(key, a[i], 0)
-        if (type === FrameType.Push || type === FrameType.Set) {
-          batch.addValues(values, valueAt, length)
-        }
+        if (carriesValues(type)) batch.addValues(values, valueAt, length)
         this.stats.forwards++
       }
       valueAt += length
     }
-    const replyType = type === FrameType.Pull
-      ? FrameType.PullReply
-      : type === FrameType.Localize
-      ? FrameType.HandOver
-      : FrameType.Ack
+    const replyType = REPLY_TYPE[type]
     if (type === FrameType.Localize && reply.count > 0) {
       this.handoffs.sent(origin, reply.count, this.nowMs())
     }
@@ -477,6 +629,23 @@ export class NodeRuntime {
       case FrameType.Set:
         data.set(values.subarray(valueAt, valueAt + length), offset)
         reply.add(key, 0, epoch)
+        break
+      case FrameType.Sync: {
+        // A replica's delta: added exactly once, answered with the new value.
+        const times = this.faults.duplicateSyncDeltas ? 2 : 1
+        for (let t = 0; t < times; t++) {
+          for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
+        }
+        this.stats.syncKeysMerged++
+        reply.add(key, 0, epoch)
+        reply.addValues(data, offset, length)
+        break
+      }
+      case FrameType.ReplicaJoin:
+        // A node joins only keys it holds nothing of, so never its own.
+        assert(origin !== this.id, () => `node ${this.id} asked itself for a replica of ${key}`)
+        reply.add(key, 0, epoch)
+        reply.addValues(data, offset, length)
         break
       case FrameType.Localize: {
         if (origin === this.id) return // Asked for a key it already owns: nothing to do.
@@ -521,10 +690,12 @@ export class NodeRuntime {
     const op = this.checkReply(frame)
     const { keys, a, b, values } = frame
     const owns = this.store.state
+    const isJoin = frame.type === FrameType.SyncReply
     let valueAt = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
-      this.directory.learn(key, from, b[i], owns[key] === KeyState.Owner && from !== this.id)
+      // A reply from this node itself (a request replayed here) carries no news.
+      if (from !== this.id) this.directory.learn(key, from, b[i], owns[key] === KeyState.Owner)
       if (this.ordersOps) {
         this.inflight[key]--
         this.busy[key]--
@@ -534,11 +705,16 @@ export class NodeRuntime {
         const length = this.lengthOf(key)
         op.out!.set(values.subarray(valueAt, valueAt + length), a[i])
         valueAt += length
+      } else if (isJoin) {
+        const length = this.lengthOf(key)
+        this.installReplica(key, values.subarray(valueAt, valueAt + length))
+        valueAt += length
       }
     }
     op.remaining -= keys.length
     assert(op.remaining >= 0, () => `operation ${frame.id} got more replies than keys`)
     if (op.remaining === 0) this.finishOp(frame.id)
+    if (isJoin) this.replayParked()
     if (this.deferred.length > 0) this.deferred.drain((entry) => this.issue(entry))
   }
 
@@ -552,6 +728,13 @@ export class NodeRuntime {
     if (op === undefined) throw new MalformedFrame(`reply for unknown operation ${frame.id}`)
     if (frame.keys.length > op.remaining) {
       throw new MalformedFrame(`reply answers ${frame.keys.length} keys, ${op.remaining} awaited`)
+    }
+    if (frame.type === FrameType.SyncReply) {
+      for (const key of frame.keys) {
+        if (this.store.state[key] !== KeyState.Expected || this.replicas.has(key)) {
+          throw new MalformedFrame(`replica value for key ${key}, which is not awaited`)
+        }
+      }
     }
     if (frame.type === FrameType.PullReply) {
       const out = op.out!
@@ -667,6 +850,8 @@ export class NodeRuntime {
     this.ops.clear()
     for (const waits of this.localizeWaits.values()) for (const w of waits) w.reject(error)
     this.localizeWaits.clear()
+    for (const wait of this.syncWaits.values()) wait.reject(error)
+    this.syncWaits.clear()
     this.barrier.close(error)
     await this.endpoint.close()
   }
@@ -674,15 +859,23 @@ export class NodeRuntime {
   /** Store integrity plus this node's protocol bookkeeping. */
   checkIntegrity(): void {
     this.store.checkIntegrity()
+    this.replicas.checkIntegrity()
     const state = this.store.state
     for (let key = 0; key < state.length; key++) {
       const s = state[key]
       const owner = this.directory.owner[key]
       if (s === KeyState.Owner) {
         assert(owner === this.id, () => `node ${this.id} owns key ${key} but records ${owner}`)
-      } else if (s === KeyState.Absent || s === KeyState.HandingOver) {
+      } else if (s === KeyState.Absent || s === KeyState.HandingOver || s === KeyState.Replica) {
         assert(owner !== this.id, () => `node ${this.id} routes key ${key} to itself`)
       }
+      assert(
+        this.replicas.has(key) === (s === KeyState.Replica),
+        () =>
+          `key ${key} is ${
+            s === KeyState.Replica ? "a replica without" : "no replica with"
+          } a base`,
+      )
       assert(this.inflight[key] >= 0, () => `key ${key}: negative inflight`)
       assert(this.busy[key] >= this.inflight[key], () => `key ${key}: busy below inflight`)
     }
@@ -690,3 +883,19 @@ export class NodeRuntime {
 }
 
 const NO_KEYS = new Uint32Array(0)
+const NO_VALUES = new Float32Array(0)
+
+/** Request types whose frames carry one value per key. */
+function carriesValues(type: number): boolean {
+  return type === FrameType.Push || type === FrameType.Set || type === FrameType.Sync
+}
+
+/** The answer to each request type. */
+const REPLY_TYPE: Record<number, number> = {
+  [FrameType.Pull]: FrameType.PullReply,
+  [FrameType.Push]: FrameType.Ack,
+  [FrameType.Set]: FrameType.Ack,
+  [FrameType.Localize]: FrameType.HandOver,
+  [FrameType.ReplicaJoin]: FrameType.SyncReply,
+  [FrameType.Sync]: FrameType.SyncReply,
+}

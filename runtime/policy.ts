@@ -2,40 +2,92 @@
  * Policies: the strategies that decide where keys live, over one mechanism.
  *
  * A policy never touches the data plane. It answers questions the node asks
- * (here: does `localize` relocate keys?) and the node carries the answer out
- * with the same protocol for every policy, so policies can be compared side by
- * side on the same task. `static` is the classic parameter server (every key
- * stays at its home: the baseline); `lapse` relocates keys to the node that
- * calls `localize` (dynamic parameter allocation). Replication and intent-driven
- * policies build on the same interface.
+ * (does `localize` relocate keys? which keys does a node replicate, and when?)
+ * and the node carries the answer out with the same protocol for every policy,
+ * so policies can be compared side by side on the same task:
+ * - `static`: every key stays at its home (the classic parameter server, the
+ *   baseline);
+ * - `lapse`: `localize` relocates keys to the caller's node (dynamic
+ *   parameter allocation);
+ * - `nups`: a hot-key set is replicated on every node and the other keys
+ *   relocate on `localize`. `hot` is the key list, or `{ hottest: n }`: each
+ *   node counts its workers' accesses until the cluster's first barrier and
+ *   then replicates the n keys it accessed most (per node, so a node replicates
+ *   what its own workers use);
+ * - `full-replication`: every key replicated on every node (the all-reduce-like
+ *   baseline).
  */
 import { invalidOptions } from "./errors.ts"
 
-export const policyNames = ["static", "lapse"] as const
+export const policyNames = ["static", "lapse", "nups", "full-replication"] as const
 export type PolicyName = (typeof policyNames)[number]
 
+/** The hot keys of `nups`: a list, or the n most accessed per node during warm-up. */
+export type HotKeys = readonly number[] | { readonly hottest: number }
+
 /** The `policy` option: a name, or `{ name, ...options }`. */
-export type PolicyOption = PolicyName | { readonly name: PolicyName }
+export type PolicyOption =
+  | PolicyName
+  | { readonly name: Exclude<PolicyName, "nups"> }
+  | { readonly name: "nups"; readonly hot: HotKeys }
 
 export interface Policy {
   readonly name: PolicyName
   /** Does `worker.localize(keys)` move the keys' ownership to the caller's node? */
   readonly relocatesOnLocalize: boolean
+  /** Can a replica be dropped while workers run (so a node's operations need ordering)? */
+  readonly dropsReplicas: boolean
+  /** Keys every node replicates from the start (those it does not own): all, some or none. */
+  readonly replicateAtStart: "all" | readonly number[]
+  /** Replicate each node's n most accessed keys after the first barrier (0: never). */
+  readonly hottest: number
 }
 
 /** The policy used when none is given. */
 export const defaultPolicy: PolicyName = "lapse"
 
+const base = { dropsReplicas: false, replicateAtStart: [] as readonly number[], hottest: 0 }
+
 export function resolvePolicy(option: PolicyOption | undefined): Policy {
   const name = typeof option === "string" ? option : option?.name ?? defaultPolicy
   switch (name) {
     case "static":
-      return { name, relocatesOnLocalize: false }
+      return { ...base, name, relocatesOnLocalize: false }
     case "lapse":
-      return { name, relocatesOnLocalize: true }
+      return { ...base, name, relocatesOnLocalize: true }
+    case "full-replication":
+      return { ...base, name, relocatesOnLocalize: false, replicateAtStart: "all" }
+    case "nups":
+      return { ...base, name, relocatesOnLocalize: true, ...resolveHot(option) }
     default:
       throw invalidOptions(
         `unknown policy '${String(name)}': expected one of ${policyNames.join(", ")}`,
       )
   }
+}
+
+function resolveHot(
+  option: PolicyOption | undefined,
+): Pick<Policy, "replicateAtStart" | "hottest"> {
+  const hot = typeof option === "object" && option !== null && "hot" in option
+    ? option.hot
+    : undefined
+  if (Array.isArray(hot)) {
+    for (const key of hot) {
+      if (!Number.isInteger(key) || key < 0) {
+        throw invalidOptions(`policy nups: hot keys must be non-negative integers, got ${key}`)
+      }
+    }
+    return { replicateAtStart: [...new Set<number>(hot)].sort((x, y) => x - y), hottest: 0 }
+  }
+  if (typeof hot === "object" && hot !== null && "hottest" in hot) {
+    const n = hot.hottest
+    if (!Number.isInteger(n) || n < 1) {
+      throw invalidOptions(`policy nups: hot.hottest must be a positive integer, got ${n}`)
+    }
+    return { replicateAtStart: [], hottest: n }
+  }
+  throw invalidOptions(
+    "policy nups needs hot keys: { name: 'nups', hot: [keys...] } or { hot: { hottest: n } }",
+  )
 }

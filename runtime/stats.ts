@@ -32,6 +32,17 @@ export interface NodeStats {
   framesRejected: number
   /** Hand-overs the watchdog found unacknowledged past `handoffTimeoutMs`. */
   handoffsOverdue: number
+  /** Keys pulled or pushed locally that were served by a replica (part of the local counts). */
+  replicaKeysLocal: number
+  /** Replicas that arrived here, and replicas dropped here. */
+  replicasCreated: number
+  replicasDropped: number
+  /** Sync rounds this node started, the replica keys and bytes they sent. */
+  syncRounds: number
+  syncKeysSent: number
+  syncBytesSent: number
+  /** Replica deltas this node merged as owner. */
+  syncKeysMerged: number
 }
 
 export const newNodeStats = (): NodeStats => ({
@@ -52,6 +63,13 @@ export const newNodeStats = (): NodeStats => ({
   bytesReceived: 0,
   framesRejected: 0,
   handoffsOverdue: 0,
+  replicaKeysLocal: 0,
+  replicasCreated: 0,
+  replicasDropped: 0,
+  syncRounds: 0,
+  syncKeysSent: 0,
+  syncBytesSent: 0,
+  syncKeysMerged: 0,
 })
 
 /** Field-wise sum of several nodes' counters. */

@@ -26,6 +26,8 @@ export class Worker {
   // Results of the last `scan`, kept in fields so that a scan allocates nothing.
   private scanFloats = 0
   private scanRemote = 0
+  /** Keys of the last scan (or local pull) served by replicas. */
+  private scanReplica = 0
 
   constructor(private readonly node: NodeRuntime, readonly index: number) {
     node.barrier.addWorker()
@@ -57,8 +59,10 @@ export class Worker {
       throw valueLengthMismatch("tryPull output", this.scanFloats, out.length)
     }
     if (!this.copyOut(keys, out)) return false
-    this.node.stats.pullKeysLocal += keys.length
-    this.node.stats.pullBatchesLocal++
+    const stats = this.node.stats
+    stats.pullKeysLocal += keys.length
+    stats.pullBatchesLocal++
+    stats.replicaKeysLocal += this.scanReplica
     return true
   }
 
@@ -71,8 +75,10 @@ export class Worker {
     }
     const result = out ?? new Float32Array(floats)
     if (this.copyOut(keys, result)) {
-      this.node.stats.pullKeysLocal += keys.length
-      this.node.stats.pullBatchesLocal++
+      const stats = this.node.stats
+      stats.pullKeysLocal += keys.length
+      stats.pullBatchesLocal++
+      stats.replicaKeysLocal += this.scanReplica
       return Promise.resolve(result)
     }
     this.scan(keys, "pull", true)
@@ -108,6 +114,16 @@ export class Worker {
     return this.node.barrier.arrive()
   }
 
+  /**
+   * Resolves once every push this worker made before the call is merged at
+   * the keys' owners and reflected in every replica (after a sync round of
+   * every node). Covers the pushes of the other workers of this node too.
+   */
+  waitSync(): Promise<void> {
+    this.node.assertOpen("waitSync")
+    return this.node.waitSync()
+  }
+
   private write(type: number, keys: Keys, values: Float32Array, what: string): void {
     this.scan(keys, what, true)
     if (values.length !== this.scanFloats) {
@@ -118,6 +134,7 @@ export class Worker {
       this.applyIn(type, keys, values)
       stats.pushKeysLocal += keys.length
       stats.pushBatchesLocal++
+      stats.replicaKeysLocal += this.scanReplica
       return
     }
     // Fire and forget: a write fails only when the cluster closes under it.
@@ -141,6 +158,7 @@ export class Worker {
     let length = 0
     let floats = 0
     let remote = 0
+    let replica = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
@@ -151,10 +169,15 @@ export class Worker {
         length = table.length
       }
       floats += length
-      if (countRemote && (state[key] !== KeyState.Owner || busy[key] !== 0)) remote++
+      if (countRemote) {
+        const s = state[key]
+        if ((s !== KeyState.Owner && s !== KeyState.Replica) || busy[key] !== 0) remote++
+        else if (s === KeyState.Replica) replica++
+      }
     }
     this.scanFloats = floats
     this.scanRemote = remote
+    this.scanReplica = replica
   }
 
   /**
@@ -175,9 +198,12 @@ export class Worker {
     let slotOf = slabs[0].slotOf
     let values = slabs[0].values
     let at = 0
+    let replica = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
-      if (state[key] !== KeyState.Owner || busy[key] !== 0) return false
+      const s = state[key]
+      if ((s !== KeyState.Owner && s !== KeyState.Replica) || busy[key] !== 0) return false
+      if (s === KeyState.Replica) replica++
       if (key < start || key >= end) {
         const table = space.tableOf(key)
         start = table.start
@@ -190,6 +216,7 @@ export class Worker {
       for (let j = 0; j < length; j++) out[at + j] = values[from + j]
       at += length
     }
+    this.scanReplica = replica
     return true
   }
 
@@ -240,11 +267,14 @@ export class Worker {
     let r = 0
     let rv = 0
     let at = 0
+    let replica = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       const table = space.tableOf(key)
       const length = table.length
-      if (state[key] === KeyState.Owner && busy[key] === 0) {
+      const s = state[key]
+      if ((s === KeyState.Owner || s === KeyState.Replica) && busy[key] === 0) {
+        if (s === KeyState.Replica) replica++
         const slab = node.store.slabs[table.index]
         const offset = slab.slotOf[key - table.start] * length
         const values = slab.values
@@ -266,6 +296,7 @@ export class Worker {
     const local = keys.length - remote
     if (isPull) node.stats.pullKeysLocal += local
     else node.stats.pushKeysLocal += local
+    node.stats.replicaKeysLocal += replica
     const op = node.openOp(remote, isPull ? data : undefined)
     node.submit({ type, opId: op.id, keys: remoteKeys, a: offsets, values: remoteValues })
     return op.done
@@ -277,7 +308,10 @@ function countRemoteFloats(node: NodeRuntime, keys: Keys): number {
   let floats = 0
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]
-    if (state[key] !== KeyState.Owner || node.busy[key] !== 0) floats += node.lengthOf(key)
+    const s = state[key]
+    if ((s !== KeyState.Owner && s !== KeyState.Replica) || node.busy[key] !== 0) {
+      floats += node.lengthOf(key)
+    }
   }
   return floats
 }

@@ -338,6 +338,7 @@ describe("Store", () => {
       [KeyState.Expected]: [KeyEvent.Localize],
       [KeyState.Owner]: [KeyEvent.InitOwner],
       [KeyState.HandingOver]: [KeyEvent.InitOwner, KeyEvent.HandOver],
+      [KeyState.Replica]: [KeyEvent.AwaitReplica, KeyEvent.ReplicaArrived],
     }
     let forbidden = 0
     for (const [state, path] of Object.entries(reach)) {
@@ -361,8 +362,9 @@ describe("Store", () => {
         store.checkIntegrity()
       }
     }
-    // absent: 3 forbidden, expected: 4, owner: 4, handingOver: 4.
-    assert.equal(forbidden, 15)
+    // Of 8 events: absent allows 3 (5 forbidden), expected 2 (6), owner,
+    // handingOver and replica 1 each (7 each).
+    assert.equal(forbidden, 32)
     // A few named ones, for the reader.
     const store = new Store(space, [1, 1])
     assert.throws(() => store.transition(1, KeyEvent.HandOver), /HAND_OVER .* absent/)

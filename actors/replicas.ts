@@ -1,0 +1,78 @@
+/**
+ * Replica bookkeeping: each replica's base, the value it had at its last sync.
+ *
+ * A replica's value lives in the store like an owner's, so the hot path
+ * serves it with the same loops and a push to it is a plain `value += delta`.
+ * What makes it a replica is kept here: the base (NuPS's "value at last
+ * sync"), one slot per replica in a slab of its own per table, and whether a
+ * sync of the key is unanswered. The delta a sync round sends is `value −
+ * base`; when the owner answers with its value `A`, the replica becomes `A +
+ * (value − base)` (the pushes made since sending) and the base becomes `A`.
+ * With small-integer deltas all of this is exact in float32. Slots are
+ * recycled, so memory follows the replicas held, not the model.
+ */
+import { assert } from "./assert.ts"
+import type { KeySpace } from "./key_space.ts"
+import { TableSlab } from "./store.ts"
+
+export class Replicas {
+  /** Per table: the base of every replica held here. */
+  readonly bases: readonly TableSlab[]
+  /** Per key of the key space: 1 while a sync of the key is unanswered. */
+  readonly outstanding: Uint8Array
+
+  constructor(readonly space: KeySpace) {
+    this.bases = space.tables.map((t) => new TableSlab(t, 1))
+    this.outstanding = new Uint8Array(space.keys)
+  }
+
+  /** Number of replicas held. */
+  get count(): number {
+    let n = 0
+    for (const slab of this.bases) n += slab.used
+    return n
+  }
+
+  /** Start tracking `key` as a replica whose value (and so base) is `value`. */
+  add(key: number, value: Float32Array): void {
+    const slab = this.baseSlab(key)
+    const offset = slab.allocate(key)
+    slab.values.set(value, offset)
+  }
+
+  /** Stop tracking `key`; its sync must not be outstanding. */
+  remove(key: number): void {
+    assert(this.outstanding[key] === 0, () => `replica ${key} dropped with a sync outstanding`)
+    this.baseSlab(key).release(key)
+  }
+
+  has(key: number): boolean {
+    return this.baseSlab(key).offsetOf(key) >= 0
+  }
+
+  baseSlab(key: number): TableSlab {
+    return this.bases[this.space.tableOf(key).index]
+  }
+
+  /** Visit every replica key (in slot order, per table). */
+  forEach(visit: (key: number) => void): void {
+    for (const slab of this.bases) {
+      for (let slot = 0; slot < slab.slotsTop; slot++) {
+        const key = slab.keyAt(slot)
+        if (key >= 0) visit(key)
+      }
+    }
+  }
+
+  /** Slot maps agree; only replicas have outstanding syncs. Returns replicas held. */
+  checkIntegrity(): number {
+    let held = 0
+    for (const slab of this.bases) held += slab.checkIntegrity()
+    for (let key = 0; key < this.outstanding.length; key++) {
+      if (this.outstanding[key] !== 0) {
+        assert(this.has(key), () => `key ${key} has a sync outstanding but is no replica`)
+      }
+    }
+    return held
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Sync rounds: how a node's replicas exchange deltas with the keys' owners.
+ *
+ * A round sends, for every replica this node holds, its delta since the last
+ * sync (`value − base`, actors/replicas.ts) towards the key's owner, batched
+ * into one `Sync` frame per destination; the base becomes the value sent. The
+ * owner adds the delta exactly once (a sync is routed, parked and forwarded
+ * like a push, so it reaches whichever node owns the key, also while the key
+ * moves) and answers with its value `A`; the replica becomes `A + (value −
+ * base)` (what was pushed here since sending) and its base `A`. A round is
+ * complete when every key of it is answered, so each replica has at most one
+ * sync outstanding. `runSyncRounds` is the Effect fiber that starts round after
+ * round on the node's Clock, the next once the previous is complete, at most
+ * `syncRoundsPerSecondMax` a second.
+ *
+ * Round counters also carry `waitSync`: a node asked (`SyncWait`) answers once
+ * a round it started after the question has completed, because such a round
+ * fetched values that include everything the asker had merged at the owners
+ * before asking.
+ */
+import { Clock, Duration, Effect } from "effect"
+import { assert } from "../actors/assert.ts"
+import { KeyState } from "../actors/lifecycle.ts"
+import type { Replicas } from "../actors/replicas.ts"
+import type { Store } from "../actors/store.ts"
+import { type Outbox, type SendFrame } from "./batch.ts"
+import { encodeFrame, type Frame, FrameType, MalformedFrame } from "./codec.ts"
+import type { Directory } from "./directory.ts"
+import type { NodeStats } from "./stats.ts"
+
+/** What sync rounds need of their node. */
+export interface SyncHost {
+  readonly id: number
+  readonly nodes: number
+  readonly store: Store
+  readonly replicas: Replicas
+  readonly directory: Directory
+  readonly stats: NodeStats
+  readonly lengthOf: (key: number) => number
+  readonly sendFrame: SendFrame
+  /** Forward hops before a request goes to the home (config.forwardHopsMax). */
+  readonly forwardHopsMax: number
+  /** Called when a replica's sync is answered and nothing holds it any more. */
+  readonly onSyncAnswered: (key: number) => void
+}
+
+const NO_KEYS = new Uint32Array(0)
+
+export class ReplicaSync {
+  roundsStarted = 0
+  roundsCompleted = 0
+  /** Keys of the current round still unanswered. */
+  private awaiting = 0
+  private running = false
+  private readonly delta: Float32Array
+  private roundDone: (() => void) | undefined
+  /** Waiters for a round count: resolved once `roundsCompleted ≥ round`. */
+  private readonly waiters: Array<{ round: number; wake: () => void }> = []
+
+  constructor(private readonly host: SyncHost, private readonly outbox: Outbox) {
+    this.delta = new Float32Array(host.store.space.lengthMax)
+  }
+
+  /** A round is in flight (started, not complete). */
+  get inRound(): boolean {
+    return this.running
+  }
+
+  /**
+   * Start a round: send every replica's delta towards its owner. `done` runs
+   * once every key of the round is answered (at once, with no replicas).
+   * Returns false, doing nothing, while the previous round is in flight.
+   */
+  startRound(done?: () => void): boolean {
+    if (this.running) return false
+    const host = this.host
+    const { store, replicas, directory } = host
+    this.running = true
+    this.roundsStarted++
+    this.roundDone = done
+    const delta = this.delta
+    let keys = 0
+    replicas.forEach((key) => {
+      if (replicas.outstanding[key] !== 0) return
+      const slab = store.slabOf(key)
+      const bases = replicas.baseSlab(key)
+      const length = slab.table.length
+      const at = slab.offsetOf(key)
+      const baseAt = bases.offsetOf(key)
+      const values = slab.values
+      const base = bases.values
+      for (let j = 0; j < length; j++) {
+        delta[j] = values[at + j] - base[baseAt + j]
+        base[baseAt + j] = values[at + j]
+      }
+      const batch = this.outbox.to(directory.nextHop(key, 0, host.forwardHopsMax))
+      batch.add(key, 0, 0)
+      batch.addValues(delta, 0, length)
+      replicas.outstanding[key] = 1
+      keys++
+    })
+    this.awaiting = keys
+    if (keys === 0) {
+      // Nothing to sync: the round completes at once and is not counted.
+      this.complete()
+      return true
+    }
+    host.stats.syncRounds++
+    host.stats.syncKeysSent += keys
+    const bytesBefore = host.stats.bytesSent
+    this.outbox.flush(
+      { type: FrameType.Sync, origin: host.id, id: 0, hops: 0 },
+      host.lengthOf,
+      host.sendFrame,
+    )
+    host.stats.syncBytesSent += host.stats.bytesSent - bytesBefore
+    return true
+  }
+
+  /**
+   * The owner's answer to this round's syncs: merge each key as
+   * `A + (value − base)`, base `A`. The frame is checked whole before anything
+   * changes, so a reply naming a key with no sync outstanding is rejected.
+   */
+  onSyncReply(from: number, frame: Frame): void {
+    const host = this.host
+    const { store, replicas, directory } = host
+    const { keys, b, values } = frame
+    for (let i = 0; i < keys.length; i++) {
+      if (replicas.outstanding[keys[i]] === 0) {
+        throw new MalformedFrame(`sync reply for key ${keys[i]}, which has no sync outstanding`)
+      }
+    }
+    let valueAt = 0
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      assert(store.state[key] === KeyState.Replica, () => `synced key ${key} is no replica`)
+      const slab = store.slabOf(key)
+      const bases = replicas.baseSlab(key)
+      const length = slab.table.length
+      const at = slab.offsetOf(key)
+      const baseAt = bases.offsetOf(key)
+      const data = slab.values
+      const base = bases.values
+      for (let j = 0; j < length; j++) {
+        const answer = values[valueAt + j]
+        data[at + j] = answer + (data[at + j] - base[baseAt + j])
+        base[baseAt + j] = answer
+      }
+      valueAt += length
+      replicas.outstanding[key] = 0
+      directory.learn(key, from, b[i], false)
+      host.onSyncAnswered(key)
+    }
+    this.awaiting -= keys.length
+    assert(this.awaiting >= 0, "more sync replies than syncs sent")
+    if (this.awaiting === 0 && this.running) this.complete()
+  }
+
+  /** Resolves once a round started after this call has completed. */
+  nextRound(): Promise<void> {
+    const round = this.roundsStarted + 1
+    if (this.roundsCompleted >= round) return Promise.resolve()
+    return new Promise((wake) => this.waiters.push({ round, wake }))
+  }
+
+  /** Answer a `SyncWait` from `from` once a round started after it has completed. */
+  onSyncWait(from: number, id: number): void {
+    const host = this.host
+    this.nextRound().then(() =>
+      host.sendFrame(
+        from,
+        encodeFrame({ type: FrameType.SyncWaitDone, origin: host.id, id, hops: 0 }, NO_KEYS),
+      )
+    )
+  }
+
+  private complete(): void {
+    this.running = false
+    this.roundsCompleted++
+    const done = this.roundDone
+    this.roundDone = undefined
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i].round <= this.roundsCompleted) {
+        this.waiters[i].wake()
+        this.waiters.splice(i, 1)
+      }
+    }
+    done?.()
+  }
+}
+
+/**
+ * Sync rounds forever, until the node's scope closes: start a round, wait
+ * until it is complete, then wait out the rest of the round's time slot
+ * (`1000 / syncRoundsPerSecondMax` ms), all on the Clock service so a test's
+ * TestClock drives them.
+ */
+export const runSyncRounds = (sync: ReplicaSync, syncRoundsPerSecondMax: number) => {
+  const slotMs = 1000 / syncRoundsPerSecondMax
+  return Effect.gen(function* () {
+    while (true) {
+      const started = yield* Clock.currentTimeMillis
+      yield* Effect.callback<void>((resume) => {
+        sync.startRound(() => resume(Effect.void))
+      })
+      const elapsed = (yield* Clock.currentTimeMillis) - started
+      if (elapsed < slotMs) yield* Effect.sleep(Duration.millis(slotMs - elapsed))
+      else yield* Effect.yieldNow
+    }
+  })
+}
