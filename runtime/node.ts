@@ -115,6 +115,11 @@ export class NodeRuntime {
   /** Bases of the replicas held here, and their sync rounds. */
   readonly replicas: Replicas
   readonly sync: ReplicaSync
+  /**
+   * Accesses per key by this node's workers during the warm-up of
+   * `nups` with `{ hottest: n }` (until the first barrier); undefined otherwise.
+   */
+  accessCounts: Uint32Array | undefined
   readonly log: (message: string) => void
   closed = false
 
@@ -184,6 +189,7 @@ export class NodeRuntime {
       }
     }
     this.replicas = new Replicas(space)
+    this.accessCounts = options.policy.hottest > 0 ? new Uint32Array(space.keys) : undefined
     this.sync = new ReplicaSync({
       id,
       nodes,
@@ -372,6 +378,22 @@ export class NodeRuntime {
       values: NO_VALUES,
     })
     return op.done
+  }
+
+  /**
+   * End the warm-up of `nups` `{ hottest: n }`: replicate the n keys this
+   * node's workers accessed most, except those it owns, and stop counting.
+   */
+  endWarmup(): void {
+    const counts = this.accessCounts
+    if (counts === undefined) return
+    this.accessCounts = undefined
+    const accessed: number[] = []
+    for (let key = 0; key < counts.length; key++) if (counts[key] > 0) accessed.push(key)
+    accessed.sort((x, y) => counts[y] - counts[x] || x - y)
+    const hot = accessed.slice(0, this.policy.hottest)
+      .filter((key) => this.store.state[key] !== KeyState.Owner)
+    if (hot.length > 0 && !this.closed) this.replicate(hot).catch(() => {})
   }
 
   private installReplica(key: number, value: Float32Array): void {

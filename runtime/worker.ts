@@ -110,8 +110,11 @@ export class Worker {
    * operation any of them issued before its call has been applied.
    */
   barrier(): Promise<void> {
-    this.node.assertOpen("barrier")
-    return this.node.barrier.arrive()
+    const node = this.node
+    node.assertOpen("barrier")
+    if (node.accessCounts === undefined) return node.barrier.arrive()
+    // The first barrier ends the warm-up of nups { hottest: n }.
+    return node.barrier.arrive().then(() => node.endWarmup())
   }
 
   /**
@@ -178,6 +181,8 @@ export class Worker {
     this.scanFloats = floats
     this.scanRemote = remote
     this.scanReplica = replica
+    const counts = node.accessCounts
+    if (counts !== undefined) { for (let i = 0; i < keys.length; i++) counts[keys[i]]++ }
   }
 
   /**

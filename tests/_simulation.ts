@@ -26,11 +26,13 @@
 import assert from "node:assert/strict"
 import { setImmediate } from "node:timers"
 import fc from "fast-check"
+import { Effect, Exit, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import { KeyState } from "../actors/lifecycle.ts"
 import { Cluster } from "../runtime/cluster.ts"
 import type { FaultShape } from "../runtime/fault.ts"
 import { MemoryNetwork } from "../runtime/memory_transport.ts"
-import type { PolicyName } from "../runtime/policy.ts"
+import type { PolicyName, PolicyOption } from "../runtime/policy.ts"
 import type { Worker } from "../runtime/worker.ts"
 
 export type Step =
@@ -55,6 +57,8 @@ export type Step =
   | { readonly kind: "localize"; readonly worker: number; readonly keys: number[] }
   | { readonly kind: "deliver"; readonly frames: number }
   | { readonly kind: "turn" }
+  | { readonly kind: "tick" }
+  | { readonly kind: "waitSync"; readonly worker: number }
 
 export interface Workload {
   readonly nodes: number
@@ -110,6 +114,11 @@ const stepArbitrary = (localizeWeight: number): fc.Arbitrary<Step> => {
       }),
     },
     { weight: 1, arbitrary: fc.constant({ kind: "turn" as const }) },
+    { weight: 2, arbitrary: fc.constant({ kind: "tick" as const }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("waitSync" as const), worker }),
+    },
   )
 }
 
@@ -138,8 +147,25 @@ export function workloadArbitrary(shape: WorkloadShape = {}): fc.Arbitrary<Workl
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export interface RunOptions {
+  /** `nups` replicates a third of the lane keys and the first two registers. */
   readonly policy?: PolicyName
   readonly faults?: Partial<FaultShape>
+}
+
+/** Sync rounds per second of simulated nodes; a `tick` step advances the TestClock one round slot. */
+const SYNC_ROUNDS_PER_SECOND = 200
+const TICK_MS = 1000 / SYNC_ROUNDS_PER_SECOND
+
+/** A push whose visibility at replicas the contract bounds (item 6). */
+interface PushRecord {
+  readonly key: number
+  readonly lane: number
+  readonly delta: number
+  /** Node that pushed into its replica, and the round of it that merges the push; -1 if applied at the owner. */
+  readonly node: number
+  readonly round: number
+  /** Per node: the round that, once complete there, must reflect the push (set once merged). */
+  visibleAfter: Int32Array | undefined
 }
 
 /** Run one workload; throws (an assertion) at the first violation of the contract. */
@@ -154,20 +180,38 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
     manual: true,
   })
   const initial = (key: number) => key % 5
+  const registerBase = laneKeys
+  const name = options.policy ?? "lapse"
+  const hot = name !== "nups" ? [] : [
+    ...Array.from({ length: Math.ceil(laneKeys / 3) }, (_, k) => k),
+    registerBase,
+    registerBase + 1,
+  ]
+  /** Keys that may have replicas (whose reads need not form one serial history). */
+  const replicated = (key: number) => name === "full-replication" || hot.includes(key)
+  const policy: PolicyOption = name === "nups" ? { name, hot } : name
+  const clockScope = await Effect.runPromise(Scope.make())
+  const clock = await Effect.runPromise(
+    TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(clockScope)),
+  )
+  const tick = async () => {
+    await Effect.runPromise(clock.adjust(TICK_MS))
+    await turn()
+  }
   const cluster = await Cluster.local({
     nodes,
-    policy: options.policy ?? "lapse",
+    policy,
     tables: [
       { name: "lanes", keys: laneKeys, length: workerCount, init: (k, v) => v.fill(initial(k)) },
       { name: "registers", keys: registerKeys, length: 2 },
     ],
-  }, { network, faults: options.faults })
+    config: { syncRoundsPerSecondMax: SYNC_ROUNDS_PER_SECOND },
+  }, { network, faults: options.faults, clock })
   const runtimes = cluster.localNodes.map((n) => n.runtime)
   const workers: Worker[] = []
   for (const node of cluster.localNodes) {
     for (let i = 0; i < workersPerNode; i++) workers.push(node.worker())
   }
-  const registerBase = laneKeys
   const lengthOf = (key: number) => (key < laneKeys ? workerCount : 2)
 
   // The model: pushes issued per (key, lane), writes issued per register.
@@ -183,7 +227,52 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
     promise.then(() => pending.delete(promise), (error) => failures.push(error))
   }
 
+  // Item 6: which pushes every replica must reflect, by completed sync rounds.
+  const records: PushRecord[] = []
+  const seenCompleted = new Int32Array(nodes)
+  const nextRounds = () => Int32Array.from(runtimes, (r) => r.sync.roundsStarted + 1)
+  // A replica installed by a join holds the owner's value at the join's answer,
+  // so only rounds started after it arrived count for it.
+  const isReplica = new Uint8Array(nodes * laneKeys)
+  const observeRounds = () => {
+    for (const x of runtimes) {
+      for (let key = 0; key < laneKeys; key++) {
+        const now = x.store.state[key] === KeyState.Replica ? 1 : 0
+        if (now === isReplica[x.id * laneKeys + key]) continue
+        isReplica[x.id * laneKeys + key] = now
+        for (const r of records) {
+          if (r.key === key && r.visibleAfter && r.visibleAfter[x.id] <= x.sync.roundsStarted) {
+            r.visibleAfter[x.id] = x.sync.roundsStarted + 1
+          }
+        }
+      }
+    }
+    for (const y of runtimes) {
+      if (y.sync.roundsCompleted === seenCompleted[y.id]) continue
+      seenCompleted[y.id] = y.sync.roundsCompleted
+      for (const r of records) {
+        if (!r.visibleAfter && r.node === y.id && r.round <= y.sync.roundsCompleted) {
+          r.visibleAfter = nextRounds()
+        }
+      }
+    }
+  }
+  /** What a replica on node `x` must show in `lane` of `key`: pushes merged rounds ago. */
+  const guaranteed = (x: number, key: number, lane: number) => {
+    let sum = 0
+    const completed = runtimes[x].sync.roundsCompleted
+    for (const r of records) {
+      if (r.key === key && r.lane === lane && r.visibleAfter && r.visibleAfter[x] <= completed) {
+        sum += r.delta
+      }
+    }
+    return sum
+  }
+  const servedByReplica = (x: number, key: number) =>
+    runtimes[x].store.state[key] === KeyState.Replica && runtimes[x].busy[key] === 0
+
   const checkStep = () => {
+    observeRounds()
     for (const runtime of runtimes) runtime.checkIntegrity()
     // Item 3: at no time do two nodes both hold a key as owner.
     for (let key = 0; key < laneKeys + registerKeys; key++) {
@@ -201,6 +290,12 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
       k,
     ) => (k < laneKeys ? initial(k) + pushed[k * workerCount + w] : writes[k - registerBase]))
     const isWriter = keys.map((k) => k >= laneKeys && (k - registerBase) % workerCount === w)
+    const x = worker.nodeId
+    const least = keys.map((k) =>
+      k < laneKeys && servedByReplica(x, k)
+        ? Array.from({ length: workerCount }, (_, lane) => initial(k) + guaranteed(x, k, lane))
+        : undefined
+    )
     const mySeq = seq++
     const check = (out: Float32Array) => {
       let at = 0
@@ -221,6 +316,12 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
             assert.ok(
               value[lane] <= most,
               `key ${key} lane ${lane} reads ${value[lane]}, more than ${most} ever pushed`,
+            )
+            const floor = least[i]?.[lane]
+            assert.ok(
+              floor === undefined || value[lane] >= floor,
+              `replica of key ${key} on node ${x} reads lane ${lane} as ${value[lane]}, ` +
+                `older than the ${floor} merged two sync rounds before`,
             )
           }
         } else {
@@ -258,9 +359,26 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
           const w = step.worker % workerCount
           const keys = step.keys.map((k) => k % laneKeys)
           const deltas = new Float32Array(keys.length * workerCount)
+          const y = workers[w].nodeId
           keys.forEach((key, i) => {
             deltas[i * workerCount + w] = step.delta
             pushed[key * workerCount + w] += step.delta
+            const state = runtimes[y].store.state[key]
+            if (runtimes[y].busy[key] !== 0) return
+            if (state === KeyState.Replica) {
+              const round = runtimes[y].sync.roundsStarted + 1
+              records.push({
+                key,
+                lane: w,
+                delta: step.delta,
+                node: y,
+                round,
+                visibleAfter: undefined,
+              })
+            } else if (state === KeyState.Owner) {
+              const visibleAfter = nextRounds()
+              records.push({ key, lane: w, delta: step.delta, node: y, round: -1, visibleAfter })
+            }
           })
           workers[w].push(keys, deltas)
           break
@@ -291,6 +409,16 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
         case "turn":
           await turn()
           break
+        case "tick":
+          await tick()
+          observeRounds()
+          break
+        case "waitSync": {
+          const w = step.worker % workerCount
+          const before = Array.from({ length: laneKeys }, (_, k) => pushed[k * workerCount + w])
+          track(workers[w].waitSync().then(() => checkSynced(w, before)))
+          break
+        }
       }
       if (failures.length > 0) throw failures[0]
     }
@@ -323,29 +451,43 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
       while (network.step()) checkStep()
       await turn()
       if (failures.length > 0) throw failures[0]
+      // A waitSync still pending needs sync rounds; ticks start them.
+      if (pending.size > 0) await tick()
     }
     // Item 7: every request answered (the loop above ends only when none is pending).
     assert.equal(pending.size, 0)
+    // Quiescence, as the contract defines it: two more sync rounds everywhere.
+    const target = Int32Array.from(runtimes, (r) => r.sync.roundsStarted + 2)
+    for (let rounds = 0; runtimes.some((r) => r.sync.roundsCompleted < target[r.id]); rounds++) {
+      assert.ok(rounds < 1_000, "sync rounds stopped")
+      while (network.step()) checkStep()
+      await tick()
+    }
     checkFinal()
   } finally {
     await cluster.close()
+    await Effect.runPromise(Scope.close(clockScope, Exit.void))
   }
 
   function checkFinal() {
     for (let key = 0; key < laneKeys + registerKeys; key++) {
       const owners = runtimes.filter((r) => r.store.state[key] === KeyState.Owner)
       assert.equal(owners.length, 1, `key ${key} has ${owners.length} owners at quiescence`)
+      const value = valueAt(owners[0], key)!
       for (const r of runtimes) {
         const s = r.store.state[key]
         assert.ok(
-          s === KeyState.Owner || s === KeyState.Absent,
+          s === KeyState.Owner || s === KeyState.Absent || s === KeyState.Replica,
           `key ${key} is in state ${s} on node ${r.id} at quiescence`,
         )
+        if (s !== KeyState.Replica) continue
+        // Item 2: after quiescence every replica equals the owner's value.
+        assert.deepEqual(
+          Array.from(valueAt(r, key)!),
+          Array.from(value),
+          `replica of key ${key} on node ${r.id} differs from its owner`,
+        )
       }
-      const owner = owners[0]
-      const slab = owner.store.slabOf(key)
-      const offset = slab.offsetOf(key)
-      const value = slab.values.subarray(offset, offset + lengthOf(key))
       if (key < laneKeys) {
         // Item 1: exactly the initial value plus every push, no more, no less.
         for (let lane = 0; lane < workerCount; lane++) {
@@ -366,6 +508,29 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
     checkObservations()
   }
 
+  /** The value `runtime` holds of `key` (owner or replica), or undefined. */
+  function valueAt(runtime: (typeof runtimes)[number], key: number): Float32Array | undefined {
+    const slab = runtime.store.slabOf(key)
+    const offset = slab.offsetOf(key)
+    return offset < 0 ? undefined : slab.values.subarray(offset, offset + lengthOf(key))
+  }
+
+  /** After `waitSync`: every copy of every lane key shows worker w's pushes made before it. */
+  function checkSynced(w: number, before: number[]) {
+    for (let key = 0; key < laneKeys; key++) {
+      for (const r of runtimes) {
+        const s = r.store.state[key]
+        if (s !== KeyState.Owner && s !== KeyState.Replica) continue
+        const lane = valueAt(r, key)![w]
+        assert.ok(
+          lane >= initial(key) + before[key],
+          `after waitSync of worker ${w}, node ${r.id} shows lane ${w} of key ${key} as ${lane}, ` +
+            `below ${initial(key) + before[key]}`,
+        )
+      }
+    }
+  }
+
   function checkObservations() {
     // Item 5: all reads of one key are states of one serial history — a chain
     // under componentwise ≤ — and each worker's reads never go back in issue order.
@@ -375,6 +540,7 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
       byKey.get(o.key)!.push(o.value)
     }
     for (const [key, values] of byKey) {
+      if (replicated(key)) continue
       const sorted = [...values].sort((a, b) =>
         a.reduce((s, x) => s + x, 0) - b.reduce((s, x) => s + x, 0)
       )

@@ -1,7 +1,9 @@
 /**
- * The consistency contract (DESIGN.md §5, items 1, 3, 4, 5 and 7) as seeded
- * properties over random workloads, plus pinned regression seeds and the
- * negative controls that prove the properties can fail.
+ * The consistency contract (DESIGN.md §5) as seeded properties over random
+ * workloads: items 1, 3, 4, 5 and 7 under relocation, and with replicas
+ * (nups, full-replication) items 1, 2, 4 and 6 as well, sync rounds driven by
+ * a TestClock. Plus pinned regression seeds and the negative controls that
+ * prove the properties can fail.
  *
  * Runs are deterministic: fast-check's seed fixes the workloads and each
  * workload carries the memory network's seed. A failing run prints its seed
@@ -41,6 +43,20 @@ describe("consistency contract", () => {
       { seed: seed + 2, numRuns: 150 * scale },
     )
   })
+
+  it("holds with a replicated hot set and relocation of the rest (nups)", async () => {
+    await fc.assert(
+      fc.asyncProperty(workloadArbitrary(), (w) => runWorkload(w, { policy: "nups" })),
+      { seed: seed + 3, numRuns: 300 * scale },
+    )
+  })
+
+  it("holds with every key replicated on every node (full-replication)", async () => {
+    await fc.assert(
+      fc.asyncProperty(workloadArbitrary(), (w) => runWorkload(w, { policy: "full-replication" })),
+      { seed: seed + 4, numRuns: 300 * scale },
+    )
+  })
 })
 
 describe("negative controls: the properties catch a broken protocol", () => {
@@ -67,6 +83,19 @@ describe("negative controls: the properties catch a broken protocol", () => {
       { seed, numRuns: 300, endOnFailure: true },
     )
     assert.equal(result.failed, true, "a duplicated push went unnoticed")
+  })
+
+  it("catches a sync delta applied twice at the owner", async () => {
+    for (const policy of ["nups", "full-replication"] as const) {
+      const result = await fc.check(
+        fc.asyncProperty(
+          workloadArbitrary(),
+          (w) => runWorkload(w, { policy, faults: { duplicateSyncDeltas: true } }),
+        ),
+        { seed, numRuns: 300, endOnFailure: true },
+      )
+      assert.equal(result.failed, true, `a duplicated sync delta went unnoticed (${policy})`)
+    }
   })
 })
 
