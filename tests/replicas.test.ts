@@ -1,0 +1,174 @@
+/**
+ * Replicas through the public API on the live clock: full-replication and
+ * nups (hot list and hottest-n), waitSync, set on a replica, dropping a
+ * replica (its last delta reaches the owner), stats, and bad policy options.
+ * The seeded properties of the contract with replicas live in
+ * consistency.test.ts; these are the scenarios a user meets first.
+ */
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { KeyState } from "../actors/lifecycle.ts"
+import { Cluster, InvalidOptions } from "../mod.ts"
+import type { PolicyOption } from "../runtime/policy.ts"
+
+const KEYS = 12
+const LENGTH = 2
+const all = Array.from({ length: KEYS }, (_, k) => k)
+
+function start(policy: PolicyOption, nodes = 3) {
+  return Cluster.local({
+    nodes,
+    tables: [{ name: "t", keys: KEYS, length: LENGTH, init: (k, v) => v.fill(k) }],
+    policy,
+  })
+}
+
+/** Pull `keys` on every node's worker and return what each saw. */
+async function pullEverywhere(workers: { pull(k: number[]): Promise<Float32Array> }[]) {
+  return await Promise.all(workers.map((w) => w.pull(all).then((v) => Array.from(v))))
+}
+
+const expected = (perKey: (k: number) => number) =>
+  all.flatMap((k) => [k + perKey(k), k + perKey(k)])
+
+describe("replicas", () => {
+  it("full-replication: every node serves every key locally and converges exactly", async () => {
+    const cluster = await start("full-replication")
+    try {
+      const workers = cluster.localNodes.map((n) => n.worker())
+      await Promise.all(workers.map((w) => w.waitSync()))
+      const out = new Float32Array(KEYS * LENGTH)
+      for (const w of workers) assert.ok(w.tryPull(all, out), `node ${w.nodeId} has every key`)
+      for (let round = 0; round < 4; round++) {
+        for (const w of workers) w.push(all, new Float32Array(KEYS * LENGTH).fill(w.nodeId + 1))
+      }
+      await Promise.all(workers.map((w) => w.waitSync()))
+      // Each round adds 1 + 2 + 3 = 6 to every float.
+      for (const seen of await pullEverywhere(workers)) assert.deepEqual(seen, expected(() => 24))
+      const stats = cluster.stats()
+      assert.equal(stats.total.replicasCreated, KEYS * 2, "each key replicated on 2 non-owners")
+      assert.equal(stats.total.pushKeysRemote, 0, "pushes all applied locally")
+      assert.ok(stats.total.replicaKeysLocal > 0)
+      assert.ok(stats.total.syncRounds > 0 && stats.total.syncKeysMerged > 0)
+      assert.equal(stats.localShare, 1)
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("nups with a hot list replicates exactly those keys and relocates the rest", async () => {
+    const hot = [0, 1, 2, 3]
+    const cluster = await start({ name: "nups", hot })
+    try {
+      const workers = cluster.localNodes.map((n) => n.worker())
+      await Promise.all(workers.map((w) => w.waitSync()))
+      for (const node of cluster.localNodes) {
+        const state = node.runtime.store.state
+        for (const k of all) {
+          const home = k % 3 === node.id
+          const want = home ? KeyState.Owner : hot.includes(k) ? KeyState.Replica : KeyState.Absent
+          assert.equal(state[k], want, `node ${node.id} key ${k}`)
+        }
+      }
+      // A non-hot key relocates on localize; a hot one is already local.
+      await workers[1].localize([6, 0])
+      assert.equal(cluster.node(1).runtime.store.state[6], KeyState.Owner)
+      assert.equal(cluster.node(1).runtime.store.state[0], KeyState.Replica)
+      for (const w of workers) w.push([0, 6], new Float32Array(4).fill(1))
+      await Promise.all(workers.map((w) => w.waitSync()))
+      for (const seen of await pullEverywhere(workers)) {
+        assert.deepEqual(seen, expected((k) => (k === 0 || k === 6 ? 3 : 0)))
+      }
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("nups { hottest: n } replicates each node's most accessed keys after the first barrier", async () => {
+    const cluster = await start({ name: "nups", hot: { hottest: 2 } })
+    try {
+      const workers = cluster.localNodes.map((n) => n.worker())
+      const out = new Float32Array(LENGTH * 3)
+      // Node 2's workers hammer keys 3 and 4 (not its own) and touch 7 once.
+      for (let i = 0; i < 20; i++) await workers[2].pull([3, 4, 3], out)
+      await workers[2].pull([7], new Float32Array(LENGTH))
+      await Promise.all(workers.map((w) => w.barrier()))
+      await Promise.all(workers.map((w) => w.waitSync()))
+      const state = cluster.node(2).runtime.store.state
+      assert.equal(state[3], KeyState.Replica)
+      assert.equal(state[4], KeyState.Replica)
+      assert.equal(state[7], KeyState.Absent)
+      assert.ok(workers[2].tryPull([3, 4, 3], out), "hot keys now local")
+      assert.equal(cluster.node(0).runtime.replicas.count, 0, "node 0 accessed nothing")
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("set on a replica is read back at once and reaches the owner", async () => {
+    const cluster = await start("full-replication")
+    try {
+      const [w0, w1] = cluster.localNodes.map((n) => n.worker())
+      await w1.waitSync()
+      w1.set([3], new Float32Array([40, 41])) // key 3's owner is node 0
+      const out = new Float32Array(LENGTH)
+      assert.ok(w1.tryPull([3], out))
+      assert.deepEqual(Array.from(out), [40, 41])
+      await w1.waitSync()
+      assert.ok(w0.tryPull([3], out))
+      assert.deepEqual(Array.from(out), [40, 41])
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("dropping a replica sends its last delta; the node then reads its own push remotely", async () => {
+    const cluster = await start("full-replication", 2)
+    try {
+      const [w0, w1] = cluster.localNodes.map((n) => n.worker())
+      await w1.waitSync()
+      const runtime = cluster.node(1).runtime
+      w1.push([0], new Float32Array([5, 5]))
+      runtime.dropReplicas([0])
+      assert.equal(runtime.store.state[0], KeyState.Absent)
+      const out = new Float32Array(LENGTH)
+      assert.equal(w1.tryPull([0], out), false, "no longer local")
+      assert.deepEqual(Array.from(await w1.pull([0])), [5, 5], "read-your-writes after the drop")
+      assert.ok(w0.tryPull([0], out))
+      assert.deepEqual(Array.from(out), [5, 5])
+      assert.equal(cluster.stats().total.replicasDropped, 1)
+      runtime.checkIntegrity()
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("waitSync after close fails with ClusterClosed", async () => {
+    const cluster = await start("full-replication")
+    const w = cluster.node(0).worker()
+    await cluster.close()
+    assert.throws(
+      () => w.waitSync(),
+      (e: unknown) => (e as { _tag?: string })._tag === "ClusterClosed",
+    )
+  })
+
+  it("rejects bad policy options with InvalidOptions", async () => {
+    const bad: unknown[] = [
+      "nups",
+      { name: "nups" },
+      { name: "nups", hot: [1.5] },
+      { name: "nups", hot: [-1] },
+      { name: "nups", hot: [KEYS] },
+      { name: "nups", hot: { hottest: 0 } },
+      "replicate-everything",
+    ]
+    for (const policy of bad) {
+      await assert.rejects(
+        start(policy as PolicyOption),
+        (e: unknown) => e instanceof InvalidOptions,
+        JSON.stringify(policy),
+      )
+    }
+  })
+})
