@@ -18,6 +18,13 @@ import { MemoryNetwork } from "./memory_transport.ts"
 import { watchHandoffs } from "./handoffs.ts"
 import { NodeRuntime } from "./node.ts"
 import { type Policy, type PolicyOption, resolvePolicy } from "./policy.ts"
+import {
+  makeSamplingContext,
+  resolveSampling,
+  type SamplingContext,
+  type SamplingOptions,
+  tableSamplingProblem,
+} from "./sampling_context.ts"
 import { localShare, type NodeStats, sumStats } from "./stats.ts"
 import { Transport } from "./transport.ts"
 import { Worker } from "./worker.ts"
@@ -29,8 +36,10 @@ export interface ClusterOptions {
   readonly tables: readonly TableSpec[]
   /** The placement strategy: "lapse" (default) or "static". */
   readonly policy?: PolicyOption
-  /** Seed of every random choice roam makes (memory transport scheduling). */
+  /** Seed of every random choice roam makes (memory transport scheduling, samples). */
   readonly seed?: number
+  /** How `prepareSample` draws: the default scheme and its parameters. */
+  readonly sampling?: SamplingOptions
   /** Limits; see `RoamConfigShape`. */
   readonly config?: Partial<RoamConfigShape>
 }
@@ -74,12 +83,15 @@ export function checkOptions(options: ClusterOptions): KeySpace {
     if (table.init !== undefined && typeof table.init !== "function") {
       throw invalidOptions(`table '${name}': init must be a function (key, value) => void`)
     }
+    const samplingProblem = tableSamplingProblem(table)
+    if (samplingProblem !== undefined) throw invalidOptions(`table '${name}': ${samplingProblem}`)
   }
   const space = new KeySpace(tables)
   if (space.keys > 0xffff_fffe) throw invalidOptions(`${space.keys} keys exceed the u32 key space`)
   if (options.seed !== undefined && !Number.isInteger(options.seed)) {
     throw invalidOptions(`seed must be an integer, got ${options.seed}`)
   }
+  resolveSampling(options.sampling)
   return space
 }
 
@@ -110,7 +122,7 @@ export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
 export class Node {
   private workers = 0
 
-  constructor(readonly runtime: NodeRuntime) {}
+  constructor(readonly runtime: NodeRuntime, private readonly sampling?: SamplingContext) {}
 
   get id(): number {
     return this.runtime.id
@@ -119,7 +131,7 @@ export class Node {
   /** A new worker (training actor) on this node; a node may have several. */
   worker(): Worker {
     this.runtime.assertOpen("worker")
-    return new Worker(this.runtime, this.workers++)
+    return new Worker(this.runtime, this.workers++, this.sampling)
   }
 
   stats(): NodeStats {
@@ -158,6 +170,11 @@ export class Cluster {
       const space = checkOptions(options)
       const policy = resolvePolicy(options.policy)
       const config = resolveConfig(options.config)
+      const sampling = makeSamplingContext(space, {
+        seed: options.seed ?? 0,
+        sampling: resolveSampling(options.sampling),
+        config,
+      })
       const network = internals.network ??
         new MemoryNetwork({ nodes: options.nodes, seed: options.seed ?? 0 })
       if (network.nodes !== options.nodes) throw invalidOptions("network size differs from nodes")
@@ -172,7 +189,8 @@ export class Cluster {
           Array.from({ length: options.nodes }, (_, id) => id),
           (id) => makeNode(id, space, policy).pipe(Scope.provide(scope)),
         )
-        return new Cluster(space, policy, nodes.map((n) => new Node(n)), scope, network)
+        const handles = nodes.map((n) => new Node(n, sampling))
+        return new Cluster(space, policy, handles, scope, network)
       })
       return Effect.runPromise(program.pipe(Effect.provide(layer)))
     } catch (error) {

@@ -20,6 +20,10 @@ export interface RoamConfigShape {
   readonly deferredOpsMax: number
   /** How long a hand-over may stay unacknowledged before the watchdog reports it. */
   readonly handoffTimeoutMs: number
+  /** Sample handles a worker may hold at once (prepared, not yet used up or finished). */
+  readonly sampleHandlesMax: number
+  /** Samples one `prepareSample` call may prepare. */
+  readonly sampleKeysMax: number
 }
 
 export const defaultConfig: RoamConfigShape = {
@@ -28,6 +32,8 @@ export const defaultConfig: RoamConfigShape = {
   parkedKeysMax: 4_000_000,
   deferredOpsMax: 1_000_000,
   handoffTimeoutMs: 5_000,
+  sampleHandlesMax: 1_024,
+  sampleKeysMax: 1_000_000,
 }
 
 export class RoamConfig extends Context.Service<RoamConfig, RoamConfigShape>()("roam/Config") {}

@@ -32,6 +32,11 @@ export interface NodeStats {
   framesRejected: number
   /** Hand-overs the watchdog found unacknowledged past `handoffTimeoutMs`. */
   handoffsOverdue: number
+  /** Samples handed out by `pullSample` and `tryPullSample`, and those local when handed out. */
+  samplesPulled: number
+  samplesLocal: number
+  /** Draws the `local` sampling scheme rejected because their key was not local. */
+  sampleDrawsRejected: number
 }
 
 export const newNodeStats = (): NodeStats => ({
@@ -52,6 +57,9 @@ export const newNodeStats = (): NodeStats => ({
   bytesReceived: 0,
   framesRejected: 0,
   handoffsOverdue: 0,
+  samplesPulled: 0,
+  samplesLocal: 0,
+  sampleDrawsRejected: 0,
 })
 
 /** Field-wise sum of several nodes' counters. */
