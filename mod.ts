@@ -7,16 +7,21 @@
  */
 export { Cluster, type ClusterOptions, type ClusterStats, Node } from "./runtime/cluster.ts"
 export { type Keys, Worker } from "./runtime/worker.ts"
-export type { TableSpec } from "./actors/key_space.ts"
+export type { TableSampling, TableSpec } from "./actors/key_space.ts"
+export type { PrepareSampleOptions, SampleHandle } from "./runtime/sampling.ts"
+export type { SamplingOptions, SamplingScheme } from "./runtime/sampling_context.ts"
 export type { PolicyName, PolicyOption } from "./runtime/policy.ts"
 export type { RoamConfigShape } from "./runtime/config.ts"
 export type { NodeStats } from "./runtime/stats.ts"
 export {
   ClusterClosed,
+  InvalidArgument,
   InvalidOptions,
   KeyOutOfRange,
+  LimitExceeded,
   NodeOutOfRange,
   type RoamError,
+  UnknownSampleHandle,
   UnknownTable,
   ValueLengthMismatch,
 } from "./runtime/errors.ts"

@@ -8,7 +8,15 @@
  * table in a few comparisons. The key space is immutable once the cluster
  * starts and identical on every node: it is part of the cluster's contract.
  */
+import type { Weights } from "./alias_table.ts"
 import { assert } from "./assert.ts"
+
+/**
+ * How `prepareSample` draws the keys of a table: uniformly (the default), or
+ * in proportion to one weight per key of the table (for word vectors, word
+ * frequency to the power 0.75). Weighted draws use an alias table.
+ */
+export type TableSampling = "uniform" | { readonly weights: Weights }
 
 /** A table as the user declares it. */
 export interface TableSpec {
@@ -20,6 +28,8 @@ export interface TableSpec {
   readonly length: number
   /** Fills a key's initial value (zeros by default). Called on the key's home. */
   readonly init?: (key: number, value: Float32Array) => void
+  /** The distribution `prepareSample` draws this table's keys from (uniform by default). */
+  readonly sampling?: TableSampling
 }
 
 /** A table as placed in the key space. */
@@ -33,6 +43,7 @@ export interface Table {
   readonly keys: number
   readonly length: number
   readonly init: ((key: number, value: Float32Array) => void) | undefined
+  readonly sampling: TableSampling
 }
 
 export class KeySpace {
@@ -55,6 +66,7 @@ export class KeySpace {
         keys: spec.keys,
         length: spec.length,
         init: spec.init,
+        sampling: spec.sampling ?? "uniform",
       })
       start += spec.keys
       lengthMax = Math.max(lengthMax, spec.length)

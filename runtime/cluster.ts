@@ -19,6 +19,13 @@ import { watchHandoffs } from "./handoffs.ts"
 import { runSyncRounds } from "./replica_sync.ts"
 import { NodeRuntime } from "./node.ts"
 import { type Policy, type PolicyOption, resolvePolicy } from "./policy.ts"
+import {
+  makeSamplingContext,
+  resolveSampling,
+  type SamplingContext,
+  type SamplingOptions,
+  tableSamplingProblem,
+} from "./sampling_context.ts"
 import { localShare, type NodeStats, sumStats } from "./stats.ts"
 import { Transport } from "./transport.ts"
 import { Worker } from "./worker.ts"
@@ -30,8 +37,10 @@ export interface ClusterOptions {
   readonly tables: readonly TableSpec[]
   /** The placement strategy: "lapse" (default) or "static". */
   readonly policy?: PolicyOption
-  /** Seed of every random choice roam makes (memory transport scheduling). */
+  /** Seed of every random choice roam makes (memory transport scheduling, samples). */
   readonly seed?: number
+  /** How `prepareSample` draws: the default scheme and its parameters. */
+  readonly sampling?: SamplingOptions
   /** Limits; see `RoamConfigShape`. */
   readonly config?: Partial<RoamConfigShape>
 }
@@ -75,12 +84,15 @@ export function checkOptions(options: ClusterOptions): KeySpace {
     if (table.init !== undefined && typeof table.init !== "function") {
       throw invalidOptions(`table '${name}': init must be a function (key, value) => void`)
     }
+    const samplingProblem = tableSamplingProblem(table)
+    if (samplingProblem !== undefined) throw invalidOptions(`table '${name}': ${samplingProblem}`)
   }
   const space = new KeySpace(tables)
   if (space.keys > 0xffff_fffe) throw invalidOptions(`${space.keys} keys exceed the u32 key space`)
   if (options.seed !== undefined && !Number.isInteger(options.seed)) {
     throw invalidOptions(`seed must be an integer, got ${options.seed}`)
   }
+  resolveSampling(options.sampling)
   return space
 }
 
@@ -136,7 +148,7 @@ function startReplicas(node: NodeRuntime, policy: Policy, space: KeySpace): void
 export class Node {
   private workers = 0
 
-  constructor(readonly runtime: NodeRuntime) {}
+  constructor(readonly runtime: NodeRuntime, private readonly sampling?: SamplingContext) {}
 
   get id(): number {
     return this.runtime.id
@@ -145,7 +157,7 @@ export class Node {
   /** A new worker (training actor) on this node; a node may have several. */
   worker(): Worker {
     this.runtime.assertOpen("worker")
-    return new Worker(this.runtime, this.workers++)
+    return new Worker(this.runtime, this.workers++, this.sampling)
   }
 
   stats(): NodeStats {
@@ -186,6 +198,11 @@ export class Cluster {
       const space = checkOptions(options)
       const policy = resolvePolicy(options.policy)
       const config = resolveConfig(options.config)
+      const sampling = makeSamplingContext(space, {
+        seed: options.seed ?? 0,
+        sampling: resolveSampling(options.sampling),
+        config,
+      })
       const network = internals.network ??
         new MemoryNetwork({ nodes: options.nodes, seed: options.seed ?? 0 })
       if (network.nodes !== options.nodes) throw invalidOptions("network size differs from nodes")
@@ -203,7 +220,8 @@ export class Cluster {
           (id) => makeNode(id, space, policy).pipe(Scope.provide(scope)),
         )
         for (const node of nodes) startReplicas(node, policy, space)
-        return new Cluster(space, policy, nodes.map((n) => new Node(n)), scope, network)
+        const handles = nodes.map((n) => new Node(n, sampling))
+        return new Cluster(space, policy, handles, scope, network)
       })
       return Effect.runPromise(program.pipe(Effect.provide(layer)))
     } catch (error) {

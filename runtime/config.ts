@@ -22,6 +22,10 @@ export interface RoamConfigShape {
   readonly handoffTimeoutMs: number
   /** Sync rounds a node starts per second, at most (the next starts when the last is answered). */
   readonly syncRoundsPerSecondMax: number
+  /** Sample handles a worker may hold at once (prepared, not yet used up or finished). */
+  readonly sampleHandlesMax: number
+  /** Samples one `prepareSample` call may prepare. */
+  readonly sampleKeysMax: number
 }
 
 export const defaultConfig: RoamConfigShape = {
@@ -31,6 +35,8 @@ export const defaultConfig: RoamConfigShape = {
   deferredOpsMax: 1_000_000,
   handoffTimeoutMs: 5_000,
   syncRoundsPerSecondMax: 200,
+  sampleHandlesMax: 1_024,
+  sampleKeysMax: 1_000_000,
 }
 
 export class RoamConfig extends Context.Service<RoamConfig, RoamConfigShape>()("roam/Config") {}

@@ -41,6 +41,23 @@ export class ClusterClosed extends Data.TaggedError("ClusterClosed")<{
   readonly message: string
 }> {}
 
+/** A bad argument that is not a key or a value array (`prepareSample`'s `n`, an empty `keysOut`). */
+export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{
+  readonly message: string
+}> {}
+
+/** A sample handle this worker did not prepare, or one already used up or finished. */
+export class UnknownSampleHandle extends Data.TaggedError("UnknownSampleHandle")<{
+  readonly message: string
+}> {}
+
+/** A call would take a resource past its configured maximum (named in `limit`). */
+export class LimitExceeded extends Data.TaggedError("LimitExceeded")<{
+  readonly message: string
+  readonly limit: string
+  readonly max: number
+}> {}
+
 export type RoamError =
   | KeyOutOfRange
   | ValueLengthMismatch
@@ -48,6 +65,9 @@ export type RoamError =
   | NodeOutOfRange
   | InvalidOptions
   | ClusterClosed
+  | InvalidArgument
+  | UnknownSampleHandle
+  | LimitExceeded
 
 export const keyOutOfRange = (key: number, keys: number): KeyOutOfRange =>
   new KeyOutOfRange({
@@ -67,3 +87,6 @@ export const invalidOptions = (message: string): InvalidOptions => new InvalidOp
 
 export const clusterClosed = (what: string): ClusterClosed =>
   new ClusterClosed({ message: `${what}: the cluster is closed` })
+
+export const invalidArgument = (message: string): InvalidArgument =>
+  new InvalidArgument({ message })

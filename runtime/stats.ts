@@ -43,6 +43,11 @@ export interface NodeStats {
   syncBytesSent: number
   /** Replica deltas this node merged as owner. */
   syncKeysMerged: number
+  /** Samples handed out by `pullSample` and `tryPullSample`, and those local when handed out. */
+  samplesPulled: number
+  samplesLocal: number
+  /** Draws the `local` sampling scheme rejected because their key was not local. */
+  sampleDrawsRejected: number
 }
 
 export const newNodeStats = (): NodeStats => ({
@@ -70,6 +75,9 @@ export const newNodeStats = (): NodeStats => ({
   syncKeysSent: 0,
   syncBytesSent: 0,
   syncKeysMerged: 0,
+  samplesPulled: 0,
+  samplesLocal: 0,
+  sampleDrawsRejected: 0,
 })
 
 /** Field-wise sum of several nodes' counters. */

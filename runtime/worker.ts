@@ -14,6 +14,8 @@ import { KeyState } from "../actors/lifecycle.ts"
 import { FrameType } from "./codec.ts"
 import { keyOutOfRange, valueLengthMismatch } from "./errors.ts"
 import type { NodeRuntime } from "./node.ts"
+import { type PrepareSampleOptions, type SampleHandle, Sampler } from "./sampling.ts"
+import { defaultSamplingContext, type SamplingContext } from "./sampling_context.ts"
 
 /** Keys of a batch: a `Uint32Array` or a plain array of integers. */
 export type Keys = Uint32Array | readonly number[]
@@ -29,8 +31,15 @@ export class Worker {
   /** Keys of the last scan (or local pull) served by replicas. */
   private scanReplica = 0
 
-  constructor(private readonly node: NodeRuntime, readonly index: number) {
+  private readonly sampler: Sampler
+
+  constructor(
+    private readonly node: NodeRuntime,
+    readonly index: number,
+    sampling?: SamplingContext,
+  ) {
     node.barrier.addWorker()
+    this.sampler = new Sampler(this, sampling ?? defaultSamplingContext(node.space), node.stats)
   }
 
   /** The node this worker runs on. */
@@ -103,6 +112,57 @@ export class Worker {
     this.scan(keys, "localize", false)
     if (!this.node.policy.relocatesOnLocalize) return Promise.resolve()
     return this.node.localize(keys)
+  }
+
+  /**
+   * Whether `key` is local to this node and ready: a `tryPull` of it would
+   * succeed now. A read of the key's state; throws `KeyOutOfRange`.
+   */
+  isLocal(key: number): boolean {
+    const node = this.node
+    if ((key >>> 0) !== key || key >= node.space.keys) throw keyOutOfRange(key, node.space.keys)
+    const s = node.store.state[key]
+    return (s === KeyState.Owner || s === KeyState.Replica) && node.busy[key] === 0
+  }
+
+  /**
+   * Prepare `n` samples of a table's keys, drawn from the table's sampling
+   * distribution under a scheme (`options.scheme`, else the cluster's); see
+   * `runtime/sampling.ts` for what each scheme trades. Synchronous: draws the
+   * samples and starts making them local. Throws `InvalidArgument`,
+   * `UnknownTable` or `LimitExceeded`.
+   */
+  prepareSample(n: number, options?: PrepareSampleOptions): SampleHandle {
+    this.node.assertOpen("prepareSample")
+    return this.sampler.prepare(n, options)
+  }
+
+  /**
+   * Hand out the handle's next `m = min(keysOut.length, samples left)` samples:
+   * their keys into `keysOut[0, m)` and their values into the start of
+   * `valuesOut` (which holds `keysOut.length` values of the table); resolves
+   * with `m`. The handle is released when its last sample is out. Throws
+   * `UnknownSampleHandle`, `InvalidArgument` or `ValueLengthMismatch`.
+   */
+  pullSample(handle: SampleHandle, keysOut: Uint32Array, valuesOut: Float32Array): Promise<number> {
+    this.node.assertOpen("pullSample")
+    return this.sampler.pull(handle, keysOut, valuesOut)
+  }
+
+  /**
+   * `pullSample`, synchronously, when the samples to hand out are local now;
+   * returns their number, or -1 (nothing handed out) when they are not. Under
+   * `postpone` it hands out the samples local now, possibly fewer than asked.
+   */
+  tryPullSample(handle: SampleHandle, keysOut: Uint32Array, valuesOut: Float32Array): number {
+    this.node.assertOpen("tryPullSample")
+    return this.sampler.tryPull(handle, keysOut, valuesOut)
+  }
+
+  /** Release a handle before its samples are all pulled. */
+  finishSample(handle: SampleHandle): void {
+    this.node.assertOpen("finishSample")
+    this.sampler.finish(handle)
   }
 
   /**

@@ -1,0 +1,137 @@
+/**
+ * Sampling options and what the samplers of a cluster share.
+ *
+ * The cluster's `sampling` option (default scheme, `reuse`, `poolSize`,
+ * `localDrawsMax`) and each table's `sampling` distribution are checked here
+ * when the cluster starts, so that bad options fail with `InvalidOptions`
+ * before any node exists. The per-table distributions (an alias table for
+ * weights, which costs O(keys) to build) are built once per cluster and
+ * shared by every worker's `Sampler` (`runtime/sampling.ts`), read-only. Each
+ * worker's random stream is derived from the cluster seed, the node and the
+ * worker index, so sampling replays from the seed.
+ */
+import { AliasTable, type UniformSource, weightsProblem } from "../actors/alias_table.ts"
+import type { KeySpace, TableSpec } from "../actors/key_space.ts"
+import { defaultConfig, type RoamConfigShape } from "./config.ts"
+import { invalidOptions } from "./errors.ts"
+
+export const samplingSchemes = ["conventional", "reuse", "local", "postpone"] as const
+export type SamplingScheme = (typeof samplingSchemes)[number]
+
+/** The cluster's `sampling` option. */
+export interface SamplingOptions {
+  /** The scheme `prepareSample` uses unless a call names one (default `conventional`). */
+  readonly scheme?: SamplingScheme
+  /** `reuse` scheme: times each pool entry is handed out (default 4). */
+  readonly reuse?: number
+  /** `reuse` scheme: draws per pool, per worker and table (default 1024). */
+  readonly poolSize?: number
+  /** `local` scheme: rejected draws in a row before a non-local key is used (default 64). */
+  readonly localDrawsMax?: number
+}
+
+export const defaultSampling: Required<SamplingOptions> = {
+  scheme: "conventional",
+  reuse: 4,
+  poolSize: 1_024,
+  localDrawsMax: 64,
+}
+
+/** Draws an index of a table (key − table.start). The alias table is one. */
+export interface Distribution {
+  sample(random: UniformSource): number
+}
+
+/** What every sampler of a cluster shares: options, limits, one distribution per table. */
+export interface SamplingContext {
+  readonly space: KeySpace
+  readonly seed: number
+  readonly options: Required<SamplingOptions>
+  readonly handlesMax: number
+  readonly keysMax: number
+  readonly distributions: readonly Distribution[]
+}
+
+/** The `sampling` option with defaults; throws `InvalidOptions`. */
+export function resolveSampling(option: SamplingOptions | undefined): Required<SamplingOptions> {
+  if (option === undefined) return defaultSampling
+  if (typeof option !== "object" || option === null) {
+    throw invalidOptions(
+      "sampling must be an object { scheme?, reuse?, poolSize?, localDrawsMax? }",
+    )
+  }
+  const resolved = { ...defaultSampling, ...option }
+  for (const name of Object.keys(option)) {
+    if (!(name in defaultSampling)) throw invalidOptions(`unknown sampling option '${name}'`)
+  }
+  checkScheme(resolved.scheme, invalidOptions)
+  for (const name of ["reuse", "poolSize", "localDrawsMax"] as const) {
+    const value = resolved[name]
+    if (!Number.isInteger(value) || value < 1 || value > 0xffff_ffff) {
+      throw invalidOptions(`sampling.${name} must be a positive integer, got ${value}`)
+    }
+  }
+  return resolved
+}
+
+/** Why a table's `sampling` is bad, or undefined; checked by `checkOptions`. */
+export function tableSamplingProblem(spec: TableSpec): string | undefined {
+  const sampling = spec.sampling
+  if (sampling === undefined || sampling === "uniform") return undefined
+  if (typeof sampling !== "object" || sampling === null || !("weights" in sampling)) {
+    return `sampling must be "uniform" or { weights }, got ${String(sampling)}`
+  }
+  const problem = weightsProblem(sampling.weights)
+  if (problem !== undefined) return `sampling: ${problem}`
+  if (sampling.weights.length !== spec.keys) {
+    return `sampling: ${sampling.weights.length} weights for ${spec.keys} keys (one per key)`
+  }
+  return undefined
+}
+
+/** Build the per-table distributions once per cluster (an alias table for weights). */
+export function makeSamplingContext(
+  space: KeySpace,
+  options: { seed: number; sampling: Required<SamplingOptions>; config: RoamConfigShape },
+): SamplingContext {
+  const distributions = space.tables.map((table): Distribution => {
+    const sampling = table.sampling
+    if (sampling === "uniform") return { sample: (random) => random.nextInt(table.keys) }
+    return new AliasTable(sampling.weights)
+  })
+  return {
+    space,
+    seed: options.seed,
+    options: options.sampling,
+    handlesMax: options.config.sampleHandlesMax,
+    keysMax: options.config.sampleKeysMax,
+    distributions,
+  }
+}
+
+/** The context of a worker built without one: seed 0, default options and limits. */
+export function defaultSamplingContext(space: KeySpace): SamplingContext {
+  return makeSamplingContext(space, { seed: 0, sampling: defaultSampling, config: defaultConfig })
+}
+
+export function checkScheme(scheme: unknown, fail: (message: string) => Error): void {
+  if (!samplingSchemes.includes(scheme as SamplingScheme)) {
+    throw fail(
+      `unknown sampling scheme '${String(scheme)}': expected ${samplingSchemes.join(", ")}`,
+    )
+  }
+}
+
+/** One splitmix32-style finalizer: a well-mixed 32-bit word from `x`. */
+function mix32(x: number): number {
+  let z = (x + 0x9e3779b9) >>> 0
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
+  return (z ^ (z >>> 16)) >>> 0
+}
+
+/** The sampling stream of worker `worker` on node `node`: unrelated to the transport's stream. */
+export function streamSeed(seed: number, node: number, worker: number): number {
+  const SALT = 0x5a4d_504c // sampling streams differ from every other stream of the same seed
+  return mix32(mix32(mix32((seed ^ SALT) >>> 0) ^ node) ^ worker)
+}
