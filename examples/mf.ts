@@ -173,7 +173,7 @@ async function runEpoch(run: Run, task: WorkerTask, epoch: number, rate: number)
     if (i % run.batch === 0) {
       worker.advanceClock()
       signalNextBatch(run, task, order, i / run.batch)
-      if (i > 0) run.progress.tick(run.done += run.batch, NaN)
+      if (i > 0) run.progress.tick(run.done += run.batch)
     }
     const n = order[i]
     keys[0] = rowStart + train.row[n]
@@ -229,7 +229,11 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
       batch,
       rowStart: cluster.table("row").start,
       colStart: cluster.table("col").start,
-      progress: makeProgress({ quiet: common.quiet, epochs: common.epochs }),
+      progress: makeProgress({
+        quiet: common.quiet,
+        epochs: common.epochs,
+        localShare: () => cluster.stats().localShare,
+      }),
       cluster,
       done: 0,
     }
