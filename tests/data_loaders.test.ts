@@ -10,8 +10,21 @@ import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { formatMatrixMarket, parseMatrixMarket } from "../examples/data/matrix_market.ts"
 import { parseMovieLensCsv, splitRatings } from "../examples/data/ratings.ts"
-import { parseWordNetData, wn18rrLike, wordNetTriples } from "../examples/data/wordnet.ts"
-import { buildCorpus, synonymPairs, tokenizeTagged } from "../examples/data/corpus.ts"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import {
+  parseWordNetData,
+  readWordNet,
+  wn18rrLike,
+  wordNetTriples,
+} from "../examples/data/wordnet.ts"
+import {
+  buildCorpus,
+  readBrownCorpus,
+  synonymPairs,
+  tokenizeTagged,
+} from "../examples/data/corpus.ts"
 import { syntheticCorpus, syntheticGraph, syntheticRatings } from "../examples/data/synthetic.ts"
 
 const MM = `%%MatrixMarket matrix coordinate real general
@@ -175,6 +188,27 @@ describe("corpus tokenizer", () => {
       "large",
     ]])
     assert.deepEqual(synonymPairs(synsets, new Set(["big", "large", "be"])), [["big", "large"]])
+  })
+})
+
+describe("reading installed data packages", () => {
+  it("reads a WordNet dict directory and a Brown corpus directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "roam-data-"))
+    const [noun, verb, adj, adv] = WORDNET.split("\n").slice(2)
+    for (const [pos, line] of [["noun", noun], ["verb", verb], ["adj", adj], ["adv", adv]]) {
+      writeFileSync(join(dir, `data.${pos}`), `  1 licence  \n${line}\n`)
+    }
+    assert.deepEqual(readWordNet(dir).map((s) => s.id), [
+      "n00001740",
+      "n00002000",
+      "v00003000",
+      "a00004000",
+    ])
+    writeFileSync(join(dir, "cb02"), "\n\tSecond/at file/nn ./.\n")
+    writeFileSync(join(dir, "ca01"), "\n\tFirst/at file/nn ./.\n")
+    writeFileSync(join(dir, "README"), "not/xx corpus/nn")
+    assert.deepEqual(readBrownCorpus(dir), [["first", "file"], ["second", "file"]])
+    assert.throws(() => readBrownCorpus(join(dir, "..")), /no Brown corpus files/)
   })
 })
 

