@@ -80,7 +80,7 @@ describe("mf example", () => {
       "--quiet",
       "--json",
       json,
-    ]) // deno-fmt-ignore
+    ])
     assert.ok(summary)
     const written = JSON.parse(readFileSync(json, "utf8"))
     const { final, epochs, settings } = written

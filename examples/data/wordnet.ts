@@ -47,7 +47,7 @@ export const WN18_SYMBOLS = [
   "-r",
   ";u",
   "-u",
-] as const // deno-fmt-ignore
+] as const
 /**
  * The 11 WN18RR relations: hypernym, derivationally related form, member
  * meronym, part meronym, domain topic, similar to, also see, instance
