@@ -1,0 +1,102 @@
+/**
+ * Command-line flags common to every example, parsed with `node:util`'s
+ * `parseArgs`.
+ *
+ * Every example takes `--nodes`, `--workers` (per node), `--policy`,
+ * `--epochs`, `--seed` and `--json FILE`, plus its own options. Values are
+ * checked here, so that a typo is a one-line error naming the flag rather
+ * than a NaN deep in a training loop; unknown flags are refused by
+ * `parseArgs` itself (strict mode).
+ */
+import { parseArgs } from "node:util"
+import type { PolicyName } from "../../mod.ts"
+
+export interface CommonFlags {
+  readonly nodes: number
+  readonly workers: number
+  readonly policy: PolicyName
+  readonly epochs: number
+  readonly seed: number
+  readonly json: string | undefined
+  readonly quiet: boolean
+}
+
+type OptionSpec = Record<
+  string,
+  { type: "string" | "boolean"; default?: string | boolean; short?: string }
+>
+
+const COMMON = {
+  nodes: { type: "string", default: "2" },
+  workers: { type: "string", default: "1" },
+  policy: { type: "string", default: "lapse" },
+  epochs: { type: "string", default: "10" },
+  seed: { type: "string", default: "1" },
+  json: { type: "string" },
+  quiet: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const satisfies OptionSpec
+
+const POLICIES: readonly string[] = ["static", "lapse"]
+
+/** Parse `args` into the common flags and the example's own (as strings/booleans). */
+export function parseFlags<T extends OptionSpec>(
+  args: readonly string[],
+  own: T,
+  usage: string,
+): { common: CommonFlags; own: Record<keyof T, string | boolean | undefined>; help: boolean } {
+  let parsed
+  try {
+    parsed = parseArgs({ args: [...args], options: { ...COMMON, ...own }, strict: true })
+  } catch (error) {
+    throw new RangeError(`${(error as Error).message}\n${usage}`)
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>
+  const policy = String(v.policy)
+  if (!POLICIES.includes(policy)) {
+    throw new RangeError(`--policy must be one of ${POLICIES.join(", ")}, got '${policy}'`)
+  }
+  const common: CommonFlags = {
+    nodes: intFlag(v, "nodes", 1),
+    workers: intFlag(v, "workers", 1),
+    policy: policy as PolicyName,
+    epochs: intFlag(v, "epochs", 1),
+    seed: intFlag(v, "seed", 0),
+    json: v.json as string | undefined,
+    quiet: v.quiet === true,
+  }
+  return { common, own: v as Record<keyof T, string | boolean | undefined>, help: v.help === true }
+}
+
+/** Flag `name` as an integer >= `min`. */
+export function intFlag(values: Record<string, unknown>, name: string, min: number): number {
+  const n = Number(values[name])
+  if (!Number.isInteger(n) || n < min) {
+    throw new RangeError(`--${name} must be an integer >= ${min}, got '${values[name]}'`)
+  }
+  return n
+}
+
+/** Flag `name` as a finite number >= `min`. */
+export function numberFlag(values: Record<string, unknown>, name: string, min: number): number {
+  const n = Number(values[name])
+  if (!Number.isFinite(n) || n < min) {
+    throw new RangeError(`--${name} must be a number >= ${min}, got '${values[name]}'`)
+  }
+  return n
+}
+
+/** A flag holding `count` comma-separated positive integers, e.g. `--synthetic 100,50,2000`. */
+export function intListFlag(
+  values: Record<string, unknown>,
+  name: string,
+  count: number,
+): number[] {
+  const parts = String(values[name]).split(",").map(Number)
+  if (parts.length !== count || !parts.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RangeError(
+      `--${name} must be ${count} comma-separated positive integers, got '${values[name]}'`,
+    )
+  }
+  return parts
+}

@@ -1,0 +1,373 @@
+/**
+ * Matrix factorization by SGD on a roam cluster.
+ *
+ * Rows and columns of the rating matrix are keys in two tables (`row`,
+ * `col`), each value [factors (rank floats), bias]. Data points are
+ * partitioned across workers by row, balancing the number of ratings; each
+ * worker signals that it needs its own rows for the rest of training, so
+ * under a relocating policy they move to its node and its pulls and pushes
+ * of them are local; columns are shared by every worker. Each worker runs
+ * SGD over its ratings in a seeded order, one two-key pull and push per
+ * rating (synchronous when both keys are local), and advances its clock once
+ * per mini-batch. The step size follows the bold driver. After each epoch
+ * the workers meet at a barrier and the test RMSE is computed from a pull of
+ * both tables.
+ *
+ *   deno run -A examples/mf.ts --synthetic 2000,1000,40000 [--nodes 2] [--epochs 10]
+ *   deno run -A examples/mf.ts --movielens /usr/lib/R/site-library/dslabs/data/Rdata.rdb --biased
+ *   deno run -A examples/mf.ts --train a.mmc --test b.mmc --rank 32 --json out.json
+ */
+import { readFileSync } from "node:fs"
+import process from "node:process"
+import { Cluster, type ClusterOptions, type Worker } from "../mod.ts"
+import { parseMatrixMarket } from "./data/matrix_market.ts"
+import { loadMovieLensRdb } from "./data/r_data.ts"
+import { meanOf, parseMovieLensCsv, type Ratings, splitRatings } from "./data/ratings.ts"
+import { syntheticRatings } from "./data/synthetic.ts"
+import { type CommonFlags, intFlag, intListFlag, numberFlag, parseFlags } from "./lib/flags.ts"
+import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
+import { epochOrder } from "./lib/mf_plain.ts"
+import {
+  boldDriver,
+  initValue,
+  meanBaselineRmse,
+  type MfHyper,
+  rmseOf,
+  sgdStep,
+  valueLength,
+} from "./lib/mf_model.ts"
+import { makeProgress, type Progress } from "./lib/progress.ts"
+import {
+  type EpochRecord,
+  formatSummary,
+  phaseStats,
+  type RunSummary,
+  summarize,
+  writeJson,
+} from "./lib/report.ts"
+
+const USAGE =
+  `usage: mf.ts (--synthetic rows,cols,nnz | --movielens Rdata.rdb|ratings.csv | --train x.mmc --test y.mmc)
+  [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256]
+  [--nodes 2] [--workers 1] [--policy lapse|static] [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
+
+const OWN = {
+  synthetic: { type: "string" },
+  movielens: { type: "string" },
+  train: { type: "string" },
+  test: { type: "string" },
+  rank: { type: "string", default: "16" },
+  lambda: { type: "string", default: "0.05" },
+  rate: { type: "string", default: "0.05" },
+  init: { type: "string", default: "0.3" },
+  biased: { type: "boolean", default: false },
+  batch: { type: "string", default: "256" },
+} as const
+
+/** Start the cluster. The one line to change when `Cluster.start` lands. */
+const startCluster = (options: ClusterOptions): Promise<Cluster> => Cluster.local(options)
+
+/** Training and test ratings on one row and column space. */
+export interface MfData {
+  readonly train: Ratings
+  readonly test: Ratings
+  readonly source: string
+}
+
+/** Load the data the flags name: exactly one of --synthetic, --movielens, --train/--test. */
+export function loadData(own: Record<string, unknown>, seed: number): MfData {
+  const sources = ["synthetic", "movielens", "train"].filter((s) => own[s] !== undefined)
+  if (sources.length !== 1) throw new RangeError(`give exactly one data source\n${USAGE}`)
+  if (own.synthetic !== undefined) {
+    const [rows, cols, nnz] = intListFlag(own, "synthetic", 3)
+    const all = syntheticRatings({ rows, cols, nnz, seed })
+    return {
+      ...splitRatings(all, { testShare: 0.1, seed }),
+      source: `synthetic ${rows}x${cols}, ${nnz} ratings`,
+    }
+  }
+  if (own.movielens !== undefined) {
+    const path = String(own.movielens)
+    const all = path.endsWith(".csv")
+      ? parseMovieLensCsv(readFileSync(path, "utf8"), path)
+      : loadMovieLensRdb(path)
+    return { ...splitRatings(all, { testShare: 0.2, seed }), source: `MovieLens ${path}` }
+  }
+  if (own.test === undefined) throw new RangeError(`--train needs --test\n${USAGE}`)
+  const train = parseMatrixMarket(readFileSync(String(own.train), "utf8"), String(own.train))
+  const test = parseMatrixMarket(readFileSync(String(own.test), "utf8"), String(own.test))
+  const rows = Math.max(train.rows, test.rows)
+  const cols = Math.max(train.cols, test.cols)
+  return { train: { ...train, rows, cols }, test: { ...test, rows, cols }, source: `${own.train}` }
+}
+
+/**
+ * Assign every row to a worker so that workers get about as many ratings:
+ * rows by descending count, each to the least-loaded worker so far.
+ */
+export function assignRows(train: Ratings, workers: number): Uint32Array {
+  const count = new Uint32Array(train.rows)
+  for (let n = 0; n < train.row.length; n++) count[train.row[n]]++
+  const order = new Uint32Array(train.rows).map((_, i) => i).sort((a, b) =>
+    count[b] - count[a] || a - b
+  )
+  const load = new Float64Array(workers)
+  const owner = new Uint32Array(train.rows)
+  for (const r of order) {
+    let best = 0
+    for (let w = 1; w < workers; w++) if (load[w] < load[best]) best = w
+    owner[r] = best
+    load[best] += count[r] + 1e-9 // Rows without training data still spread out.
+  }
+  return owner
+}
+
+/** One worker's share of the training data and its reusable buffers. */
+interface WorkerTask {
+  readonly worker: Worker
+  /** Global worker index, the seed stream of its visiting order. */
+  readonly index: number
+  readonly points: Uint32Array
+  readonly keys: Uint32Array
+  readonly values: Float32Array
+  readonly deltas: Float32Array
+  readonly lookahead: Uint32Array
+}
+
+interface Run {
+  readonly train: Ratings
+  readonly hyper: MfHyper
+  readonly batch: number
+  readonly rowStart: number
+  readonly colStart: number
+  readonly progress: Progress
+  readonly cluster: Cluster
+  done: number
+}
+
+/**
+ * INTENT: tell roam which keys the mini-batch `INTENT_LOOKAHEAD_CLOCKS`
+ * ahead of `batch` touches, so they can be local by the time it runs.
+ */
+function signalNextBatch(run: Run, task: WorkerTask, order: Uint32Array, batch: number): void {
+  const from = (batch + INTENT_LOOKAHEAD_CLOCKS) * run.batch
+  const to = Math.min(order.length, from + run.batch)
+  if (from >= to) return
+  const keys = task.lookahead
+  for (let i = from; i < to; i++) {
+    const n = order[i]
+    keys[2 * (i - from)] = run.rowStart + run.train.row[n]
+    keys[2 * (i - from) + 1] = run.colStart + run.train.col[n]
+  }
+  const clock = task.worker.clock + INTENT_LOOKAHEAD_CLOCKS
+  signalIntent(task.worker, keys.subarray(0, 2 * (to - from)), clock, clock + 1)
+}
+
+/** One epoch of SGD over one worker's ratings; returns the sum of squared errors. */
+async function runEpoch(run: Run, task: WorkerTask, epoch: number, rate: number): Promise<number> {
+  const { train, hyper, rowStart, colStart } = run
+  const { worker, keys, values, deltas } = task
+  const order = epochOrder(task.points, hyper.seed, epoch, task.index)
+  let loss = 0
+  for (let i = 0; i < order.length; i++) {
+    if (i % run.batch === 0) {
+      worker.advanceClock()
+      signalNextBatch(run, task, order, i / run.batch)
+      if (i > 0) run.progress.tick(run.done += run.batch)
+    }
+    const n = order[i]
+    keys[0] = rowStart + train.row[n]
+    keys[1] = colStart + train.col[n]
+    if (!worker.tryPull(keys, values)) await worker.pull(keys, values)
+    loss += sgdStep(hyper, train.value[n], rate, values, deltas)
+    worker.push(keys, deltas)
+  }
+  return loss
+}
+
+/** Every row's and column's current value, pulled through `worker`. */
+async function pullModel(run: Run, worker: Worker): Promise<[Float32Array, Float32Array]> {
+  const { rows, cols } = run.train
+  const length = valueLength(run.hyper)
+  const rowKeys = new Uint32Array(rows).map((_, i) => run.rowStart + i)
+  const colKeys = new Uint32Array(cols).map((_, i) => run.colStart + i)
+  const rowValues = await worker.pull(rowKeys, new Float32Array(rows * length))
+  const colValues = await worker.pull(colKeys, new Float32Array(cols * length))
+  return [rowValues, colValues]
+}
+
+export interface TrainOptions {
+  readonly common: CommonFlags
+  readonly hyper: MfHyper
+  readonly rate: number
+  readonly batch: number
+}
+
+/** Train on a fresh cluster; returns one record per epoch (quality: rmse, trainLoss, rate). */
+export async function trainMf(data: MfData, options: TrainOptions): Promise<EpochRecord[]> {
+  const { common, hyper, batch } = options
+  const { train, test } = data
+  const length = valueLength(hyper)
+  const cluster = await startCluster({
+    nodes: common.nodes,
+    policy: common.policy,
+    seed: common.seed,
+    tables: [
+      { name: "row", keys: train.rows, length, init: (key, v) => initValue(hyper, 0, key, v) },
+      {
+        name: "col",
+        keys: train.cols,
+        length,
+        init: (key, v) => initValue(hyper, 1, key - train.rows, v),
+      },
+    ],
+  })
+  try {
+    const run: Run = {
+      train,
+      hyper,
+      batch,
+      rowStart: cluster.table("row").start,
+      colStart: cluster.table("col").start,
+      progress: makeProgress({
+        quiet: common.quiet,
+        epochs: common.epochs,
+        localShare: () => cluster.stats().localShare,
+      }),
+      cluster,
+      done: 0,
+    }
+    const tasks = await makeTasks(run, common.workers)
+    return await trainEpochs(run, tasks, common.epochs, options.rate, test)
+  } finally {
+    await cluster.close()
+  }
+}
+
+/** Workers on every local node, their data shards, and their rows made local. */
+async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]> {
+  const { cluster, train } = run
+  const workers = cluster.localNodes.flatMap((node) =>
+    Array.from({ length: workersPerNode }, () => node.worker())
+  )
+  const owner = assignRows(train, workers.length)
+  const counts = new Uint32Array(workers.length)
+  for (let n = 0; n < train.row.length; n++) counts[owner[train.row[n]]]++
+  const points = Array.from(counts, (c) => new Uint32Array(c))
+  counts.fill(0)
+  for (let n = 0; n < train.row.length; n++) {
+    const w = owner[train.row[n]]
+    points[w][counts[w]++] = n
+  }
+  const length = valueLength(run.hyper)
+  const tasks = workers.map((worker, index) => ({
+    worker,
+    index,
+    points: points[index],
+    keys: new Uint32Array(2),
+    values: new Float32Array(2 * length),
+    deltas: new Float32Array(2 * length),
+    lookahead: new Uint32Array(2 * run.batch),
+  }))
+  // A worker needs its own rows for the whole of training: a long-lived intent.
+  await Promise.all(tasks.map((task) => {
+    const rows: number[] = []
+    for (let r = 0; r < train.rows; r++) if (owner[r] === task.index) rows.push(run.rowStart + r)
+    return signalIntent(task.worker, rows, task.worker.clock, Infinity)
+  }))
+  return tasks
+}
+
+async function trainEpochs(
+  run: Run,
+  tasks: readonly WorkerTask[],
+  epochs: number,
+  rate0: number,
+  test: Ratings,
+): Promise<EpochRecord[]> {
+  const records: EpochRecord[] = []
+  let rate = rate0
+  let previous = Infinity
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    run.done = 0
+    run.progress.begin(epoch, run.train.value.length)
+    const before = run.cluster.stats()
+    const started = performance.now()
+    const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch, rate)))
+    await Promise.all(tasks.map((task) => task.worker.barrier()))
+    const seconds = (performance.now() - started) / 1000
+    const phase = phaseStats(before, run.cluster.stats())
+    const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, run.train.value.length)
+    const [rowValues, colValues] = await pullModel(run, tasks[0].worker)
+    const rmse = rmseOf(run.hyper, test, rowValues, colValues)
+    records.push({
+      epoch,
+      seconds,
+      dataPoints: run.train.value.length,
+      quality: { rmse, trainLoss, rate },
+      ...phase,
+    })
+    run.progress.end(
+      `epoch ${epoch}: train loss ${trainLoss.toFixed(4)}  test RMSE ${rmse.toFixed(4)}  ` +
+        `rate ${rate.toPrecision(3)}  local ${(phase.localShare * 100).toFixed(1)}%  ${
+          seconds.toFixed(2)
+        } s`,
+    )
+    rate = boldDriver(rate, trainLoss, previous)
+    previous = trainLoss
+  }
+  return records
+}
+
+/** Run the example with command-line `args`; returns what `--json` writes. */
+export async function main(args: readonly string[]): Promise<RunSummary | undefined> {
+  const { common, own, help } = parseFlags(args, OWN, USAGE)
+  if (help) {
+    console.log(USAGE)
+    return undefined
+  }
+  const data = loadData(own, common.seed)
+  const mean = meanOf(data.train)
+  const hyper: MfHyper = {
+    rank: intFlag(own, "rank", 1),
+    lambda: numberFlag(own, "lambda", 0),
+    biased: own.biased === true,
+    mean,
+    initScale: numberFlag(own, "init", 0),
+    seed: common.seed,
+  }
+  const options = {
+    common,
+    hyper,
+    rate: numberFlag(own, "rate", 0),
+    batch: intFlag(own, "batch", 1),
+  }
+  const baselineRmse = meanBaselineRmse(data.test, mean)
+  if (!common.quiet) {
+    console.log(
+      `roam mf: ${data.source}; ${data.train.value.length} train, ${data.test.value.length} test ` +
+        `ratings; rank ${hyper.rank}; ${common.nodes} nodes x ${common.workers} workers; ` +
+        `policy ${common.policy}; predict-the-mean test RMSE ${baselineRmse.toFixed(4)}`,
+    )
+  }
+  const epochs = await trainMf(data, options)
+  const summary = summarize(
+    "mf",
+    { ...common, ...hyper, source: data.source, baselineRmse },
+    epochs,
+  )
+  if (!common.quiet) console.log(formatSummary(summary))
+  if (common.json !== undefined) writeJson(common.json, summary)
+  return summary
+}
+
+if (import.meta.main) {
+  try {
+    await main(process.argv.slice(2))
+  } catch (error) {
+    console.error(
+      error instanceof RangeError || error instanceof SyntaxError ? error.message : error,
+    )
+    process.exit(1)
+  }
+}
