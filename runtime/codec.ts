@@ -57,6 +57,12 @@ export const FrameType = {
   SyncWait: 16,
   /** Answers `SyncWait` `id`: a sync round started after it has completed. */
   SyncWaitDone: 17,
+  /** The origin has intent for the keys: the owner relocates them (`HandOver`) or replicates. */
+  Intent: 18,
+  /** A replica for an intent: `b` = the owner's epoch, `values` = the values. */
+  IntentReplica: 19,
+  /** The origin's intent for the keys ended. */
+  IntentEnd: 20,
 } as const
 export type FrameType = (typeof FrameType)[keyof typeof FrameType]
 
@@ -82,6 +88,9 @@ const LAYOUT: Record<number, readonly [boolean, boolean, boolean]> = {
   [FrameType.SyncReply]: [false, true, true],
   [FrameType.SyncWait]: [false, false, false],
   [FrameType.SyncWaitDone]: [false, false, false],
+  [FrameType.Intent]: [false, false, false],
+  [FrameType.IntentReplica]: [false, true, true],
+  [FrameType.IntentEnd]: [false, false, false],
 }
 
 /** The columns a frame type carries besides its keys. */

@@ -22,6 +22,10 @@ export interface RoamConfigShape {
   readonly handoffTimeoutMs: number
   /** Sync rounds a node starts per second, at most (the next starts when the last is answered). */
   readonly syncRoundsPerSecondMax: number
+  /** Clocks ahead a node acts on intents before it has measured its workers' clock rate. */
+  readonly intentWindowInitial: number
+  /** Clocks ahead a node acts on intents, at most. */
+  readonly intentWindowMax: number
   /** Sample handles a worker may hold at once (prepared, not yet used up or finished). */
   readonly sampleHandlesMax: number
   /** Samples one `prepareSample` call may prepare. */
@@ -35,6 +39,8 @@ export const defaultConfig: RoamConfigShape = {
   deferredOpsMax: 1_000_000,
   handoffTimeoutMs: 5_000,
   syncRoundsPerSecondMax: 200,
+  intentWindowInitial: 8,
+  intentWindowMax: 1_000,
   sampleHandlesMax: 1_024,
   sampleKeysMax: 1_000_000,
 }

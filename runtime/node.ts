@@ -46,6 +46,8 @@ import { clusterClosed } from "./errors.ts"
 import type { FaultShape } from "./fault.ts"
 import type { Policy } from "./policy.ts"
 import { ReplicaSync } from "./replica_sync.ts"
+import { IntentScheduler } from "./intents.ts"
+import { decidePlacement, IntentHolders } from "./placement.ts"
 import type { Endpoint } from "./transport.ts"
 import { newNodeStats, type NodeStats } from "./stats.ts"
 
@@ -120,6 +122,10 @@ export class NodeRuntime {
    * `nups` with `{ hottest: n }` (until the first barrier); undefined otherwise.
    */
   accessCounts: Uint32Array | undefined
+  /** When this node's workers' intents take effect, and its interest per key. */
+  readonly intents: IntentScheduler
+  /** For keys owned here: the other nodes with active intent (intent-driven policies). */
+  readonly holders = new IntentHolders()
   readonly log: (message: string) => void
   closed = false
 
@@ -147,6 +153,8 @@ export class NodeRuntime {
   private readonly replies: Outbox
   private readonly forwards: Outbox
   private readonly notices: Outbox
+  /** Hand-overs granted to intents, next to the replicas granted in `replies`. */
+  private readonly grants: Outbox
   private readonly parkBatch = new Batch()
 
   constructor(options: NodeOptions) {
@@ -169,6 +177,7 @@ export class NodeRuntime {
     this.replies = new Outbox(nodes, options.config.frameKeysMax)
     this.forwards = new Outbox(nodes, options.config.frameKeysMax)
     this.notices = new Outbox(nodes, options.config.frameKeysMax)
+    this.grants = new Outbox(nodes, options.config.frameKeysMax)
     this.barrier = new Barrier(
       nodes,
       (to, type, n) => this.sendControl(to, type, n),
@@ -203,7 +212,16 @@ export class NodeRuntime {
       onSyncAnswered: (key) => {
         if (this.dropAfterSync.delete(key)) this.dropReplicas([key])
       },
+      onRound: () => this.intents.onRound(),
     }, new Outbox(nodes, options.config.frameKeysMax))
+    this.intents = new IntentScheduler(
+      { acquire: (keys) => this.acquire(keys), release: (keys) => this.release(keys) },
+      space.keys,
+      {
+        windowInitial: options.config.intentWindowInitial,
+        windowMax: options.config.intentWindowMax,
+      },
+    )
     this.endpoint.onFrame((from, frame) => this.receive(from, frame))
   }
 
@@ -240,6 +258,7 @@ export class NodeRuntime {
 
   /** Send (or apply, or park) every key of an operation whose keys are not busy. */
   private issue(entry: OpEntry): void {
+    if (entry.type === FrameType.Intent) return this.issueIntent(entry)
     const { type, opId, keys, a, values } = entry
     const op = this.ops.get(opId)
     assert(op !== undefined, () => `operation ${opId} is not open`)
@@ -280,6 +299,82 @@ export class NodeRuntime {
     if (this.parkBatch.count > 0) this.park(header)
     op.remaining -= applied
     if (op.remaining === 0) this.finishOp(opId)
+  }
+
+  /**
+   * Tell the owners of the keys this node holds nothing of that it has intent
+   * for them; they become expected until a hand-over or a replica arrives.
+   * The operation only orders this after the node's earlier operations on the
+   * keys (so what arrives already holds them); it completes when sent.
+   */
+  private issueIntent(entry: OpEntry): void {
+    const state = this.store.state
+    for (const key of entry.keys) {
+      if (state[key] !== KeyState.Absent) continue
+      this.store.transition(key, KeyEvent.Localize)
+      this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
+    }
+    this.forwards.flush(
+      { type: FrameType.Intent, origin: this.id, id: 0, hops: 0 },
+      this.lengthOf,
+      this.send,
+    )
+    this.finishOp(entry.opId)
+  }
+
+  /** Interest in `keys` began here (runtime/intents.ts): acquire the ones not local. */
+  private acquire(keys: readonly number[]): void {
+    if (!this.policy.usesIntent || this.closed) return
+    const state = this.store.state
+    const wanted = keys.filter((key) => state[key] === KeyState.Absent)
+    // A key still being handed over away from here is asked back once acknowledged.
+    if (wanted.length === 0) return
+    const op = this.openOp(wanted.length, undefined)
+    op.done.catch(() => {})
+    this.submit({
+      type: FrameType.Intent,
+      opId: op.id,
+      keys: Uint32Array.from(wanted),
+      a: NO_OFFSETS,
+      values: NO_VALUES,
+    })
+  }
+
+  /** Interest in `keys` ended here: drop their replicas and tell the owners. */
+  private release(keys: readonly number[]): void {
+    if (!this.policy.usesIntent || this.closed) return
+    const state = this.store.state
+    const drop: number[] = []
+    for (const key of keys) {
+      const s = state[key]
+      if (s === KeyState.Owner) continue
+      if (s === KeyState.Replica) drop.push(key)
+      this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
+    }
+    this.forwards.flush(
+      { type: FrameType.IntentEnd, origin: this.id, id: 0, hops: 0 },
+      this.lengthOf,
+      this.send,
+    )
+    if (drop.length > 0) this.dropReplicas(drop)
+    this.pump()
+  }
+
+  /** Count accesses covered by an active intent here, and those served locally. */
+  countIntentAccess(keys: ArrayLike<number>): void {
+    const interest = this.intents.interest
+    const state = this.store.state
+    let covered = 0
+    let local = 0
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      if (interest[key] === 0) continue
+      covered++
+      const s = state[key]
+      if ((s === KeyState.Owner || s === KeyState.Replica) && this.busy[key] === 0) local++
+    }
+    this.stats.intentKeys += covered
+    this.stats.intentKeysLocal += local
   }
 
   private applyLocal(
@@ -542,7 +637,12 @@ export class NodeRuntime {
         case FrameType.Localize:
         case FrameType.ReplicaJoin:
         case FrameType.Sync:
+        case FrameType.Intent:
+        case FrameType.IntentEnd:
           this.serve(frame)
+          break
+        case FrameType.IntentReplica:
+          this.onIntentReplica(from, frame)
           break
         case FrameType.SyncReply:
           if (frame.id === 0) this.sync.onSyncReply(from, frame)
@@ -615,6 +715,15 @@ export class NodeRuntime {
     if (type === FrameType.Localize && reply.count > 0) {
       this.handoffs.sent(origin, reply.count, this.nowMs())
     }
+    const granted = this.grants.to(origin).count
+    if (granted > 0) {
+      this.handoffs.sent(origin, granted, this.nowMs())
+      this.grants.flush(
+        { type: FrameType.HandOver, origin: this.id, id: 0, hops: 0 },
+        this.lengthOf,
+        this.send,
+      )
+    }
     this.replies.flush({ type: replyType, origin: this.id, id, hops: 0 }, this.lengthOf, this.send)
     this.forwards.flush({ type, origin, id, hops: hops + 1 }, this.lengthOf, this.send)
     if (this.parkBatch.count > 0) this.park({ type, origin, id, hops })
@@ -669,21 +778,46 @@ export class NodeRuntime {
         reply.add(key, 0, epoch)
         reply.addValues(data, offset, length)
         break
-      case FrameType.Localize: {
+      case FrameType.Localize:
         if (origin === this.id) return // Asked for a key it already owns: nothing to do.
         if (!this.policy.relocatesOnLocalize) return
-        // Hand over: the next epoch and the value go to the new owner; the slot
-        // stays until the new owner acknowledges, and requests that still
-        // arrive here are forwarded to it.
-        const next = epoch + 1
-        this.store.transition(key, KeyEvent.HandOver)
-        this.directory.record(key, origin, next)
-        reply.add(key, 0, next)
-        reply.addValues(data, offset, length)
-        this.stats.relocationsOut++
+        this.handOver(key, origin, reply)
+        break
+      case FrameType.Intent: {
+        const placement = decidePlacement(this.policy.name, {
+          ownerHasIntent: this.intents.interest[key] > 0,
+          otherHolders: this.holders.countExcept(key, origin),
+        })
+        if (placement === "relocate") {
+          this.holders.clear(key)
+          this.handOver(key, origin, this.grants.to(origin))
+        } else {
+          this.holders.add(key, origin)
+          reply.add(key, 0, epoch)
+          reply.addValues(data, offset, length)
+        }
         break
       }
+      case FrameType.IntentEnd:
+        this.holders.remove(key, origin)
+        break
     }
+  }
+
+  /**
+   * Hand `key` over to `origin`: the next epoch and the value go into
+   * `batch` (a `HandOver` frame); the slot stays until the new owner
+   * acknowledges, and requests that still arrive here are forwarded to it.
+   */
+  private handOver(key: number, origin: number, batch: Batch): void {
+    const slab = this.store.slabOf(key)
+    const offset = slab.offsetOf(key)
+    const next = this.directory.epoch[key] + 1
+    this.store.transition(key, KeyEvent.HandOver)
+    this.directory.record(key, origin, next)
+    batch.add(key, 0, next)
+    batch.addValues(slab.values, offset, slab.table.length)
+    this.stats.relocationsOut++
   }
 
   private park(header: { type: number; origin: number; id: number; hops: number }): void {
@@ -780,6 +914,7 @@ export class NodeRuntime {
       this.store.slabOf(key).values.set(values.subarray(valueAt, valueAt + length), offset)
       valueAt += length
       this.directory.record(key, this.id, b[i])
+      this.holders.clear(key)
       this.replies.to(from).add(key, 0, b[i])
       const home = this.directory.home(key)
       if (home !== this.id) this.notices.to(home).add(key, 0, b[i])
@@ -792,6 +927,29 @@ export class NodeRuntime {
     this.replayParked()
   }
 
+  /** Replicas granted to this node's intents: install, replay, drop those no longer wanted. */
+  private onIntentReplica(from: number, frame: Frame): void {
+    const { keys, b, values } = frame
+    const state = this.store.state
+    for (const key of keys) {
+      if (state[key] !== KeyState.Expected) {
+        throw new MalformedFrame(`intent replica for key ${key}, which is not expected`)
+      }
+    }
+    const unwanted: number[] = []
+    let valueAt = 0
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      const length = this.lengthOf(key)
+      this.directory.learn(key, from, b[i], false)
+      this.installReplica(key, values.subarray(valueAt, valueAt + length))
+      valueAt += length
+      if (this.intents.interest[key] === 0) unwanted.push(key)
+    }
+    this.replayParked()
+    if (unwanted.length > 0) this.dropReplicas(unwanted)
+  }
+
   private wake(key: number): void {
     const waits = this.localizeWaits.get(key)
     if (!waits) return
@@ -802,8 +960,11 @@ export class NodeRuntime {
   /** The old owner frees handed-over keys once the new owner has them. */
   private onHandOverAck(from: number, frame: Frame): void {
     this.handoffs.acknowledged(from, frame.keys.length)
+    const wantedBack: number[] = []
     for (const key of frame.keys) {
       this.store.transition(key, KeyEvent.HandOverAcked)
+      // An intent that began while the key was leaving asks for it now.
+      if (this.intents.interest[key] > 0) wantedBack.push(key)
       if (this.localizeAfterAck.delete(key)) {
         this.store.transition(key, KeyEvent.Localize)
         this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
@@ -814,6 +975,7 @@ export class NodeRuntime {
       this.lengthOf,
       this.send,
     )
+    if (wantedBack.length > 0) this.acquire(wantedBack)
   }
 
   /** A key's home learns its new owner. */
@@ -906,9 +1068,11 @@ export class NodeRuntime {
 
 const NO_KEYS = new Uint32Array(0)
 const NO_VALUES = new Float32Array(0)
+const NO_OFFSETS = new Uint32Array(0)
 
 /** Request types whose frames carry one value per key. */
 function carriesValues(type: number): boolean {
+  // Intent, IntentEnd, Localize, Pull and ReplicaJoin carry keys only.
   return type === FrameType.Push || type === FrameType.Set || type === FrameType.Sync
 }
 
@@ -920,4 +1084,7 @@ const REPLY_TYPE: Record<number, number> = {
   [FrameType.Localize]: FrameType.HandOver,
   [FrameType.ReplicaJoin]: FrameType.SyncReply,
   [FrameType.Sync]: FrameType.SyncReply,
+  [FrameType.Intent]: FrameType.IntentReplica,
+  // Nothing answers an IntentEnd; its reply batch stays empty.
+  [FrameType.IntentEnd]: FrameType.Ack,
 }

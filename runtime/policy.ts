@@ -15,11 +15,28 @@
  *   then replicates the n keys it accessed most (per node, so a node replicates
  *   what its own workers use);
  * - `full-replication`: every key replicated on every node (the all-reduce-like
- *   baseline).
+ *   baseline);
+ * - `adaptive` (the default): intent-driven (AdaPM). A node that gains intent
+ *   for a key tells its owner, which relocates the key there when no other
+ *   node (itself included) has intent, and sends a replica otherwise; when the
+ *   intent ends the replica is dropped (runtime/intents.ts, placement.ts);
+ * - `replication-only` and `relocation-only`: the ablations of `adaptive`
+ *   that always answer an intent with a replica, or always with a relocation.
+ *
+ * Under a policy without intent, `worker.intent` is accepted and ignored, so
+ * one task runs unchanged under every policy.
  */
 import { invalidOptions } from "./errors.ts"
 
-export const policyNames = ["static", "lapse", "nups", "full-replication"] as const
+export const policyNames = [
+  "static",
+  "lapse",
+  "nups",
+  "full-replication",
+  "adaptive",
+  "replication-only",
+  "relocation-only",
+] as const
 export type PolicyName = (typeof policyNames)[number]
 
 /** The hot keys of `nups`: a list, or the n most accessed per node during warm-up. */
@@ -41,12 +58,20 @@ export interface Policy {
   readonly replicateAtStart: "all" | readonly number[]
   /** Replicate each node's n most accessed keys after the first barrier (0: never). */
   readonly hottest: number
+  /** Do intents place keys (adaptive and its ablations)? */
+  readonly usesIntent: boolean
 }
 
 /** The policy used when none is given. */
-export const defaultPolicy: PolicyName = "lapse"
+export const defaultPolicy: PolicyName = "adaptive"
 
-const base = { dropsReplicas: false, replicateAtStart: [] as readonly number[], hottest: 0 }
+const base = {
+  dropsReplicas: false,
+  replicateAtStart: [] as readonly number[],
+  hottest: 0,
+  usesIntent: false,
+}
+const intent = { ...base, dropsReplicas: true, usesIntent: true }
 
 export function resolvePolicy(option: PolicyOption | undefined): Policy {
   const name = typeof option === "string" ? option : option?.name ?? defaultPolicy
@@ -59,6 +84,11 @@ export function resolvePolicy(option: PolicyOption | undefined): Policy {
       return { ...base, name, relocatesOnLocalize: false, replicateAtStart: "all" }
     case "nups":
       return { ...base, name, relocatesOnLocalize: true, ...resolveHot(option) }
+    case "adaptive":
+    case "relocation-only":
+      return { ...intent, name, relocatesOnLocalize: true }
+    case "replication-only":
+      return { ...intent, name, relocatesOnLocalize: false }
     default:
       throw invalidOptions(
         `unknown policy '${String(name)}': expected one of ${policyNames.join(", ")}`,

@@ -42,6 +42,8 @@ export interface SyncHost {
   readonly forwardHopsMax: number
   /** Called when a replica's sync is answered and nothing holds it any more. */
   readonly onSyncAnswered: (key: number) => void
+  /** Called after every completed round (the intent scheduler measures clock rates by it). */
+  readonly onRound: () => void
 }
 
 const NO_KEYS = new Uint32Array(0)
@@ -178,6 +180,7 @@ export class ReplicaSync {
   private complete(): void {
     this.running = false
     this.roundsCompleted++
+    this.host.onRound()
     const done = this.roundDone
     this.roundDone = undefined
     for (let i = this.waiters.length - 1; i >= 0; i--) {

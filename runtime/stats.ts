@@ -43,6 +43,9 @@ export interface NodeStats {
   syncBytesSent: number
   /** Replica deltas this node merged as owner. */
   syncKeysMerged: number
+  /** Accesses (keys pulled or pushed) covered by an active intent here, and those served locally. */
+  intentKeys: number
+  intentKeysLocal: number
   /** Samples handed out by `pullSample` and `tryPullSample`, and those local when handed out. */
   samplesPulled: number
   samplesLocal: number
@@ -75,6 +78,8 @@ export const newNodeStats = (): NodeStats => ({
   syncKeysSent: 0,
   syncBytesSent: 0,
   syncKeysMerged: 0,
+  intentKeys: 0,
+  intentKeysLocal: 0,
   samplesPulled: 0,
   samplesLocal: 0,
   sampleDrawsRejected: 0,

@@ -12,7 +12,7 @@
  */
 import { KeyState } from "../actors/lifecycle.ts"
 import { FrameType } from "./codec.ts"
-import { keyOutOfRange, valueLengthMismatch } from "./errors.ts"
+import { invalidArgument, keyOutOfRange, valueLengthMismatch } from "./errors.ts"
 import type { NodeRuntime } from "./node.ts"
 import { type PrepareSampleOptions, type SampleHandle, Sampler } from "./sampling.ts"
 import { defaultSamplingContext, type SamplingContext } from "./sampling_context.ts"
@@ -32,6 +32,8 @@ export class Worker {
   private scanReplica = 0
 
   private readonly sampler: Sampler
+  /** This worker's slot in the node's intent scheduler. */
+  private readonly intentSlot: number
 
   constructor(
     private readonly node: NodeRuntime,
@@ -39,6 +41,7 @@ export class Worker {
     sampling?: SamplingContext,
   ) {
     node.barrier.addWorker()
+    this.intentSlot = node.intents.addWorker()
     this.sampler = new Sampler(this, sampling ?? defaultSamplingContext(node.space), node.stats)
   }
 
@@ -55,7 +58,28 @@ export class Worker {
   /** Advance this worker's logical clock by one; returns the new clock. */
   advanceClock(): number {
     this.node.assertOpen("advanceClock")
-    return ++this.logicalClock
+    const clock = ++this.logicalClock
+    this.node.intents.advance(this.intentSlot, clock)
+    return clock
+  }
+
+  /**
+   * This worker will access `keys` from its clock `start` (inclusive) until
+   * `end` (exclusive; default `start + 1`). Under an intent-driven policy
+   * (`adaptive`, the default) roam makes the keys local just before `start`
+   * and releases them after `end`; under other policies it is accepted and
+   * ignored. Intents entirely in the past are ignored.
+   */
+  intent(keys: Keys, start: number, end: number = start + 1): void {
+    this.scan(keys, "intent", false)
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) {
+      throw invalidArgument(`intent clocks must be integers, got start ${start} and end ${end}`)
+    }
+    if (end <= start) {
+      throw invalidArgument(`intent end ${end} must be after its start ${start}`)
+    }
+    if (!this.node.policy.usesIntent || end <= this.logicalClock || keys.length === 0) return
+    this.node.intents.add(this.intentSlot, Uint32Array.from(keys), start, end)
   }
 
   /**
@@ -67,6 +91,7 @@ export class Worker {
     if (out.length !== this.scanFloats) {
       throw valueLengthMismatch("tryPull output", this.scanFloats, out.length)
     }
+    if (this.node.policy.usesIntent) this.node.countIntentAccess(keys)
     if (!this.copyOut(keys, out)) return false
     const stats = this.node.stats
     stats.pullKeysLocal += keys.length
@@ -83,6 +108,7 @@ export class Worker {
       throw valueLengthMismatch("pull output", floats, out.length)
     }
     const result = out ?? new Float32Array(floats)
+    if (this.node.policy.usesIntent) this.node.countIntentAccess(keys)
     if (this.copyOut(keys, result)) {
       const stats = this.node.stats
       stats.pullKeysLocal += keys.length
@@ -192,6 +218,7 @@ export class Worker {
     if (values.length !== this.scanFloats) {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
+    if (this.node.policy.usesIntent) this.node.countIntentAccess(keys)
     const stats = this.node.stats
     if (this.scanRemote === 0) {
       this.applyIn(type, keys, values)

@@ -59,6 +59,15 @@ export type Step =
   | { readonly kind: "turn" }
   | { readonly kind: "tick" }
   | { readonly kind: "waitSync"; readonly worker: number }
+  | {
+    readonly kind: "intent"
+    readonly worker: number
+    readonly keys: number[]
+    /** Start, relative to the worker's clock (may be in the past), and length in clocks. */
+    readonly ahead: number
+    readonly clocks: number
+  }
+  | { readonly kind: "advance"; readonly worker: number }
 
 export interface Workload {
   readonly nodes: number
@@ -71,7 +80,7 @@ export interface Workload {
 }
 
 /** Worker indices and key indices are drawn large and reduced modulo the real counts. */
-const stepArbitrary = (localizeWeight: number): fc.Arbitrary<Step> => {
+const stepArbitrary = (localizeWeight: number, intentWeight: number): fc.Arbitrary<Step> => {
   const worker = fc.nat(1000)
   const keys = fc.array(fc.nat(1000), { minLength: 1, maxLength: 4, size: "max" })
   return fc.oneof(
@@ -119,6 +128,20 @@ const stepArbitrary = (localizeWeight: number): fc.Arbitrary<Step> => {
       weight: 1,
       arbitrary: fc.record({ kind: fc.constant("waitSync" as const), worker }),
     },
+    {
+      weight: intentWeight,
+      arbitrary: fc.record({
+        kind: fc.constant("intent" as const),
+        worker,
+        keys,
+        ahead: fc.integer({ min: -2, max: 12 }),
+        clocks: fc.integer({ min: 1, max: 6 }),
+      }),
+    },
+    {
+      weight: intentWeight,
+      arbitrary: fc.record({ kind: fc.constant("advance" as const), worker }),
+    },
   )
 }
 
@@ -128,6 +151,8 @@ export interface WorkloadShape {
   readonly steps?: number
   /** Relative weight of localize steps (contention on moves). */
   readonly localizeWeight?: number
+  /** Relative weight of intent and clock-advance steps. */
+  readonly intentWeight?: number
 }
 
 export function workloadArbitrary(shape: WorkloadShape = {}): fc.Arbitrary<Workload> {
@@ -137,7 +162,7 @@ export function workloadArbitrary(shape: WorkloadShape = {}): fc.Arbitrary<Workl
     laneKeys: fc.integer(shape.laneKeys ?? { min: 3, max: 16 }),
     seed: fc.nat(),
     delayMax: fc.constantFrom(0, 0, 3, 20),
-    steps: fc.array(stepArbitrary(shape.localizeWeight ?? 2), {
+    steps: fc.array(stepArbitrary(shape.localizeWeight ?? 2, shape.intentWeight ?? 1), {
       maxLength: shape.steps ?? 120,
       size: "max",
     }),
@@ -187,8 +212,10 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
     registerBase,
     registerBase + 1,
   ]
-  /** Keys that may have replicas (whose reads need not form one serial history). */
-  const replicated = (key: number) => name === "full-replication" || hot.includes(key)
+  /** Keys that had a replica at some time (their reads need not form one serial history). */
+  const everReplicated = new Set<number>()
+  const replicated = (key: number) =>
+    name === "full-replication" || hot.includes(key) || everReplicated.has(key)
   const policy: PolicyOption = name === "nups" ? { name, hot } : name
   const clockScope = await Effect.runPromise(Scope.make())
   const clock = await Effect.runPromise(
@@ -236,6 +263,9 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
   const isReplica = new Uint8Array(nodes * laneKeys)
   const observeRounds = () => {
     for (const x of runtimes) {
+      for (let key = 0; key < laneKeys + registerKeys; key++) {
+        if (x.store.state[key] === KeyState.Replica) everReplicated.add(key)
+      }
       for (let key = 0; key < laneKeys; key++) {
         const now = x.store.state[key] === KeyState.Replica ? 1 : 0
         if (now === isReplica[x.id * laneKeys + key]) continue
@@ -412,6 +442,16 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
         case "tick":
           await tick()
           observeRounds()
+          break
+        case "intent": {
+          const worker = workers[step.worker % workerCount]
+          const keys = step.keys.map((k) => k % (laneKeys + registerKeys))
+          const start = worker.clock + step.ahead
+          worker.intent(keys, start, start + step.clocks)
+          break
+        }
+        case "advance":
+          workers[step.worker % workerCount].advanceClock()
           break
         case "waitSync": {
           const w = step.worker % workerCount

@@ -178,7 +178,7 @@ describe("decodeFrame rejects malformed frames", () => {
   })
 
   it("rejects unknown frame types", () => {
-    for (const type of [0, 18, 200, 255]) {
+    for (const type of [0, 21, 200, 255]) {
       const bytes = sample(FrameType.Localize)
       bytes[2] = type
       assertMalformed(bytes, new RegExp(`unknown frame type ${type}`))
