@@ -41,6 +41,13 @@ export class ClusterClosed extends Data.TaggedError("ClusterClosed")<{
   readonly message: string
 }> {}
 
+/** A node this operation needed is gone: its link closed or it fell silent past `peerTimeoutMs`. */
+export class PeerLost extends Data.TaggedError("PeerLost")<{
+  readonly message: string
+  readonly node: number
+  readonly reason: string
+}> {}
+
 export type RoamError =
   | KeyOutOfRange
   | ValueLengthMismatch
@@ -48,6 +55,7 @@ export type RoamError =
   | NodeOutOfRange
   | InvalidOptions
   | ClusterClosed
+  | PeerLost
 
 export const keyOutOfRange = (key: number, keys: number): KeyOutOfRange =>
   new KeyOutOfRange({
@@ -67,3 +75,6 @@ export const invalidOptions = (message: string): InvalidOptions => new InvalidOp
 
 export const clusterClosed = (what: string): ClusterClosed =>
   new ClusterClosed({ message: `${what}: the cluster is closed` })
+
+export const peerLost = (node: number, reason: string): PeerLost =>
+  new PeerLost({ message: `node ${node} is lost (${reason})`, node, reason })
