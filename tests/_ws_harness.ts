@@ -3,7 +3,9 @@
  * loopback in this process, wrapped so that `settle` knows how many frames
  * each link still owes, and a log that tests can read instead of stderr.
  */
+import { WebSocket } from "ws"
 import { defaultConfig, type RoamConfigShape } from "../runtime/config.ts"
+import { controlText, importSecret, newNonce, parseControl, prove } from "../runtime/handshake.ts"
 import type { Endpoint, FrameHandler } from "../runtime/transport.ts"
 import { WsEndpoint, type WsEndpointOptions } from "../runtime/ws_transport.ts"
 import type { TransportHarness } from "./transport_conformance.ts"
@@ -111,4 +113,59 @@ export async function wsHarness(
     settle: () => waitFor(() => owed() === 0, "every frame to arrive", SETTLE_MS_MAX),
     close: () => cluster.close(),
   }
+}
+
+/** A bare `ws` client and the close code it ends with. */
+export interface RawClient {
+  readonly socket: InstanceType<typeof WebSocket>
+  readonly texts: string[]
+  readonly closed: Promise<number>
+}
+
+/** Open a bare WebSocket to `url` (no handshake). */
+export async function rawConnect(url: string): Promise<RawClient> {
+  const socket = new WebSocket(url)
+  socket.on("error", () => {})
+  const texts: string[] = []
+  const closed = new Promise<number>((resolve) =>
+    socket.on("close", (code: number) => resolve(code))
+  )
+  socket.on("message", (data: unknown, isBinary: boolean) => {
+    if (!isBinary) texts.push(String(data))
+  })
+  await new Promise<void>((resolve, reject) => {
+    socket.on("open", () => resolve())
+    closed.then(() => reject(new Error(`could not connect to ${url}`)))
+  })
+  return { socket, texts, closed }
+}
+
+/**
+ * Dial `url` as node `from` and run the dialer's side of the handshake by
+ * hand, proving with `secret` without checking the listener's proof. Resolves
+ * after `ready`; rejects if the listener closes the connection first.
+ */
+export async function rawDial(
+  url: string,
+  ids: { from: number; to: number },
+  secret: string,
+): Promise<RawClient> {
+  const key = await importSecret(secret)
+  const client = await rawConnect(url)
+  const next = async (count: number) => {
+    let closed = false
+    client.closed.then(() => (closed = true))
+    await waitFor(() => client.texts.length >= count || closed, "a handshake message")
+    const message = parseControl(client.texts[count - 1] ?? "")
+    if (message === undefined) throw new Error(`the listener closed the handshake`)
+    return message
+  }
+  client.socket.send(controlText({ t: "hello", ...ids, nonce: newNonce() }))
+  const challenge = await next(1)
+  if (challenge.t !== "challenge") throw new Error(`expected a challenge, got ${challenge.t}`)
+  const proof = await prove(key, { prover: ids.from, verifier: ids.to }, challenge.nonce)
+  client.socket.send(controlText({ t: "proof", proof }))
+  const ready = await next(2)
+  if (ready.t !== "ready") throw new Error(`expected ready, got ${ready.t}`)
+  return client
 }
