@@ -6,6 +6,7 @@
  * errors. See README.md for a tour and docs/ARCHITECTURE.md for the protocol.
  */
 export { Cluster, type ClusterOptions, type ClusterStats, Node } from "./runtime/cluster.ts"
+export type { StartOptions } from "./runtime/start.ts"
 export { type Keys, Worker } from "./runtime/worker.ts"
 export type { TableSpec } from "./actors/key_space.ts"
 export type { PolicyName, PolicyOption } from "./runtime/policy.ts"
@@ -16,6 +17,7 @@ export {
   InvalidOptions,
   KeyOutOfRange,
   NodeOutOfRange,
+  PeerLost,
   type RoamError,
   UnknownTable,
   ValueLengthMismatch,
