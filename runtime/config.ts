@@ -34,6 +34,8 @@ export interface RoamConfigShape {
   readonly handshakeTimeoutMs: number
   /** How long a node waits for links to every other node when it starts. */
   readonly connectTimeoutMs: number
+  /** How long a closing node waits for every peer to be closing too (its `bye`). */
+  readonly leaveTimeoutMs: number
   /** Connections still authenticating at once, per node; more are refused. */
   readonly handshakesPendingMax: number
 }
@@ -51,6 +53,7 @@ export const defaultConfig: RoamConfigShape = {
   peerTimeoutMs: 3_000,
   handshakeTimeoutMs: 5_000,
   connectTimeoutMs: 15_000,
+  leaveTimeoutMs: 5_000,
   handshakesPendingMax: 64,
 }
 

@@ -19,7 +19,8 @@
  * `ws://` an attacker on the path can still relay a handshake and then inject
  * frames: use `wss://` on a network you do not trust.
  *
- * After `ready` the only text message allowed is the heartbeat `beat`.
+ * After `ready` the only text messages allowed are the heartbeat `beat` and
+ * `bye`, which a closing node sends (see `ws_transport.ts`).
  */
 
 const PROTOCOL = "roam-v1"
@@ -33,6 +34,7 @@ export type ControlMessage =
   | { readonly t: "proof"; readonly proof: string }
   | { readonly t: "ready" }
   | { readonly t: "beat" }
+  | { readonly t: "bye" }
 
 const encoder = new TextEncoder()
 
@@ -131,10 +133,85 @@ export function parseControl(text: string): ControlMessage | undefined {
       return keys === 2 && isHex(m.proof, 64) ? { t: "proof", proof: m.proof } : undefined
     case "ready":
     case "beat":
+    case "bye":
       return keys === 1 ? { t: m.t } : undefined
     default:
       return undefined
   }
 }
+
+/** The part of a link the handshake reads and writes (`PeerLink` in `peer_link.ts`). */
+export interface HandshakeLink {
+  peer: number
+  readonly dialer: boolean
+  nonce: string
+  readonly state: string
+  send(text: string, nowMs: number): void
+}
+
+/** What the handshake needs from the endpoint. */
+export interface HandshakeContext {
+  readonly me: number
+  readonly key: CryptoKey
+  nowMs(): number
+  /** Why node `peer` may not have a link now (linked already, lost, closing), if so. */
+  refusal(peer: number): string | undefined
+  /** Both sides are authenticated: the link carries frames from now on. */
+  open(link: HandshakeLink): void
+}
+
+/** One step of the handshake at either end; returns why the connection is refused, if it is. */
+export async function handshakeStep(
+  link: HandshakeLink,
+  message: ControlMessage,
+  ctx: HandshakeContext,
+): Promise<string | undefined> {
+  const me = ctx.me
+  if (!link.dialer && message.t === "hello" && link.peer === -1) {
+    const { from, to } = message
+    if (to !== me) return `hello addressed to node ${to}`
+    if (from >= me) return `node ${from} may not dial node ${me} (the lower id dials)`
+    const refusal = ctx.refusal(from)
+    if (refusal !== undefined) return refusal
+    link.peer = from
+    link.nonce = newNonce()
+    const proof = await prove(ctx.key, { prover: me, verifier: from }, message.nonce)
+    link.send(controlText({ t: "challenge", nonce: link.nonce, proof }), ctx.nowMs())
+    return undefined
+  }
+  if (!link.dialer && message.t === "proof" && link.peer !== -1) {
+    const ids = { prover: link.peer, verifier: me }
+    if (!(await verifyProof(ctx.key, ids, link.nonce, message.proof))) {
+      return `node ${link.peer} failed the proof (wrong secret?)`
+    }
+    // Checked again after the await: another connection may have won meanwhile.
+    const refusal = ctx.refusal(link.peer)
+    if (refusal !== undefined) return refusal
+    if (link.state === "closed") return undefined
+    link.send(controlText({ t: "ready" }), ctx.nowMs())
+    ctx.open(link)
+    return undefined
+  }
+  if (link.dialer && message.t === "challenge" && link.nonce !== ANSWERED) {
+    const ids = { prover: link.peer, verifier: me }
+    if (!(await verifyProof(ctx.key, ids, link.nonce, message.proof))) {
+      return `node ${link.peer} failed the proof (wrong secret?)`
+    }
+    const proof = await prove(ctx.key, { prover: me, verifier: link.peer }, message.nonce)
+    link.nonce = ANSWERED
+    link.send(controlText({ t: "proof", proof }), ctx.nowMs())
+    return undefined
+  }
+  if (link.dialer && message.t === "ready" && link.nonce === ANSWERED) {
+    const refusal = ctx.refusal(link.peer)
+    if (refusal !== undefined) return refusal
+    ctx.open(link)
+    return undefined
+  }
+  return `unexpected '${message.t}' during the handshake`
+}
+
+/** A dialer's nonce once it has answered the challenge: only `ready` may come now. */
+const ANSWERED = "-"
 
 export const controlText = (message: ControlMessage): string => JSON.stringify(message)

@@ -52,6 +52,8 @@ export class PeerLink {
   peer = -1
   /** Whether this side dialled (the lower id); the other side listened. */
   dialer = false
+  /** The peer said `bye`: it is closing and sends no more frames. */
+  peerLeft = false
   /** Set by the handshake code while it awaits Web Crypto; a message meanwhile is a violation. */
   busy = false
   /** Handshake step data (the nonce this side sent). */

@@ -34,11 +34,11 @@ import { WebSocket, WebSocketServer } from "ws"
 import { defaultConfig, type RoamConfigShape } from "./config.ts"
 import {
   controlText,
+  type HandshakeContext,
+  handshakeStep,
   importSecret,
   newNonce,
   parseControl,
-  prove,
-  verifyProof,
 } from "./handshake.ts"
 import { isSocketOpen, type LinkEvents, PeerLink, type WsSocket } from "./peer_link.ts"
 import {
@@ -101,8 +101,11 @@ export class WsEndpoint implements Endpoint {
   private readonly unreportedLost: Array<[number, string]> = []
   private readonly linkWaiters = new Set<() => void>()
   private closed = false
+  /** While closing: checks whether every peer has said `bye` (see `leave`). */
+  private leaveCheck: (() => void) | undefined
   private readonly timer: ReturnType<typeof setInterval>
   private readonly events: LinkEvents
+  private readonly handshake: HandshakeContext
 
   private constructor(
     private readonly options: WsEndpointOptions,
@@ -120,6 +123,20 @@ export class WsEndpoint implements Endpoint {
     this.events = {
       message: (link, data, isBinary) => this.onMessage(link, data, isBinary),
       closed: (link, reason, byUs) => this.onLinkClosed(link, reason, byUs),
+    }
+    this.handshake = {
+      me: this.nodeId,
+      key,
+      nowMs,
+      refusal: (peer) =>
+        this.closed
+          ? "this node is closing"
+          : this.lost.has(peer)
+          ? `node ${peer} was lost and may not rejoin`
+          : this.links[peer] !== undefined
+          ? `node ${peer} already has a link`
+          : undefined,
+      open: (link) => this.open(link as PeerLink),
     }
     server.on("connection", (socket: WsSocket) => this.accept(socket))
     this.timer = setInterval(() => this.tick(), this.config.heartbeatMs)
@@ -237,6 +254,7 @@ export class WsEndpoint implements Endpoint {
     this.closed = true
     this.handler = this.lostHandler = undefined
     this.backlog = []
+    await this.leave()
     clearInterval(this.timer)
     const links = [...this.pending, ...this.links.filter((l) => l !== undefined)]
     for (const link of links) link.shutdown()
@@ -247,6 +265,33 @@ export class WsEndpoint implements Endpoint {
     await Promise.all(waits)
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
     if (this.https) await new Promise<void>((resolve) => this.https!.close(() => resolve()))
+  }
+
+  /**
+   * Say `bye` on every open link, then wait (at most `leaveTimeoutMs`) until
+   * every peer has said it too or its link has closed. Nodes at the end of a
+   * run close at slightly different times; without this, a node that closes
+   * first would look lost to one still finishing its last barrier (the
+   * coordinator's release travels on another link and may come later). A node
+   * that leaves a cluster still running is reported lost once it closes.
+   * Heartbeats keep running meanwhile, so a peer that dies is still noticed.
+   */
+  private leave(): Promise<void> {
+    const open = () =>
+      this.links.filter((l): l is PeerLink => l !== undefined && l.state === "open")
+    for (const link of open()) link.send(BYE, nowMs())
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timeout)
+        this.leaveCheck = undefined
+        resolve()
+      }
+      const timeout = setTimeout(done, this.config.leaveTimeoutMs)
+      this.leaveCheck = () => {
+        if (open().every((l) => l.peerLeft)) done()
+      }
+      this.leaveCheck()
+    })
   }
 
   // ------------------------------------------------------------------ links
@@ -304,7 +349,12 @@ export class WsEndpoint implements Endpoint {
     if (link.state === "open") {
       if (isBinary) return this.receiveFrame(link, data)
       const message = parseControl(String(data))
-      if (message?.t !== "beat") link.fail(4002, "unexpected control message on an open link")
+      if (message?.t === "bye") {
+        link.peerLeft = true
+        this.leaveCheck?.()
+      } else if (message?.t !== "beat") {
+        link.fail(4002, "unexpected control message on an open link")
+      }
       return
     }
     if (isBinary) return this.refuse(link, "a frame before authentication")
@@ -312,64 +362,13 @@ export class WsEndpoint implements Endpoint {
     const message = parseControl(String(data))
     if (message === undefined) return this.refuse(link, "not a handshake message")
     link.busy = true
-    this.handshakeStep(link, message).then(
+    handshakeStep(link, message, this.handshake).then(
       (refusal) => {
         link.busy = false
         if (refusal !== undefined && link.state !== "closed") this.refuse(link, refusal)
       },
       (error) => this.refuse(link, `handshake error: ${error}`),
     )
-  }
-
-  /** One step of the handshake; returns why the connection is refused, if it is. */
-  private async handshakeStep(
-    link: PeerLink,
-    message: NonNullable<ReturnType<typeof parseControl>>,
-  ): Promise<string | undefined> {
-    const me = this.nodeId
-    const dialing = link.dialer
-    if (!dialing && message.t === "hello" && link.peer === -1) {
-      const { from, to } = message
-      if (to !== me) return `hello addressed to node ${to}`
-      if (from >= me) return `node ${from} may not dial node ${me} (the lower id dials)`
-      if (this.lost.has(from)) return `node ${from} was lost and may not rejoin`
-      if (this.links[from] !== undefined) return `node ${from} already has a link`
-      link.peer = from
-      link.nonce = newNonce()
-      const proof = await prove(this.key, { prover: me, verifier: from }, message.nonce)
-      link.send(controlText({ t: "challenge", nonce: link.nonce, proof }), nowMs())
-      return undefined
-    }
-    if (!dialing && message.t === "proof" && link.peer !== -1) {
-      const ok = await verifyProof(
-        this.key,
-        { prover: link.peer, verifier: me },
-        link.nonce,
-        message.proof,
-      )
-      if (!ok) return `node ${link.peer} failed the proof (wrong secret?)`
-      if (this.links[link.peer] !== undefined) return `node ${link.peer} already has a link`
-      if (link.state === "closed" || this.closed) return undefined
-      link.send(controlText({ t: "ready" }), nowMs())
-      this.open(link)
-      return undefined
-    }
-    if (dialing && message.t === "challenge" && link.state === "handshake") {
-      const ids = { prover: link.peer, verifier: me }
-      if (!(await verifyProof(this.key, ids, link.nonce, message.proof))) {
-        return `node ${link.peer} failed the proof (wrong secret?)`
-      }
-      const proof = await prove(this.key, { prover: me, verifier: link.peer }, message.nonce)
-      link.nonce = "-" // The challenge is answered; only `ready` may come now.
-      link.send(controlText({ t: "proof", proof }), nowMs())
-      return undefined
-    }
-    if (dialing && message.t === "ready" && link.nonce === "-") {
-      if (this.links[link.peer] !== undefined) return `node ${link.peer} already has a link`
-      this.open(link)
-      return undefined
-    }
-    return `unexpected '${message.t}' during the handshake`
   }
 
   private open(link: PeerLink): void {
@@ -390,6 +389,7 @@ export class WsEndpoint implements Endpoint {
       link.fail(4002, reason)
       return
     }
+    if (this.closed) return
     if (this.handler === undefined) this.backlog.push([link.peer, frame])
     else this.deliver(link.peer, frame)
   }
@@ -404,7 +404,8 @@ export class WsEndpoint implements Endpoint {
     this.pending.delete(link)
     if (this.links[link.peer] !== link) return
     this.links[link.peer] = undefined
-    if (byUs || this.closed) return
+    if (byUs || this.closed) return this.leaveCheck?.()
+    if (link.peerLeft) reason = `node ${link.peer} left the cluster`
     this.lost.add(link.peer)
     this.log(`roam node ${this.nodeId}: lost node ${link.peer}: ${reason}`)
     if (this.lostHandler) this.lostHandler(link.peer, reason)
@@ -435,6 +436,7 @@ export class WsEndpoint implements Endpoint {
 }
 
 const BEAT = controlText({ t: "beat" })
+const BYE = controlText({ t: "bye" })
 /** Pause between dials of a node that is not listening yet. */
 const DIAL_RETRY_MS = 100
 

@@ -188,17 +188,36 @@ describe("WsEndpoint", () => {
     }
   })
 
-  it("reports a peer whose process closes its link, and not its own close", async () => {
+  it("reports a node that leaves a running cluster, and not its own close", async () => {
     const cluster = await startEndpoints(3)
     const lost: string[] = []
-    for (const ep of cluster.endpoints) ep.onPeerLost((peer) => lost.push(`${ep.nodeId}:${peer}`))
+    for (const ep of cluster.endpoints) {
+      ep.onPeerLost((peer, reason) => lost.push(`${ep.nodeId}:${peer}:${reason}`))
+    }
     try {
       await cluster.endpoints[1].close()
       await waitFor(() => lost.length === 2, "both peers to notice")
-      assert.deepEqual(lost.sort(), ["0:1", "2:1"])
+      assert.deepEqual(lost.sort(), ["0:1:node 1 left the cluster", "2:1:node 1 left the cluster"])
     } finally {
       await cluster.close()
     }
+  })
+
+  it("reports no one lost when nodes close at slightly different times", async () => {
+    const cluster = await startEndpoints(3, { config: { leaveTimeoutMs: 2_000 } })
+    const lost: string[] = []
+    for (const ep of cluster.endpoints) ep.onPeerLost((peer) => lost.push(`${ep.nodeId}:${peer}`))
+    const got: number[] = []
+    cluster.endpoints[2].onFrame((_, frame) => got.push(frame[0]))
+    // Node 1 closes first; node 0 still sends to node 2 afterwards, then both close.
+    const first = cluster.endpoints[1].close()
+    await delay(100)
+    cluster.endpoints[0].send(2, Uint8Array.of(7))
+    await waitFor(() => got.length === 1, "a frame sent while node 1 was leaving")
+    const started = performance.now()
+    await Promise.all([first, cluster.endpoints[0].close(), cluster.endpoints[2].close()])
+    assert.ok(performance.now() - started < 1_500, "close waited for the bye, not the timeout")
+    assert.equal(lost.length, 0, lost.join(", "))
   })
 
   it("reports a silent peer after peerTimeoutMs, while heartbeats keep idle links up", async () => {
