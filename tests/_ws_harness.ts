@@ -28,6 +28,7 @@ export async function startEndpoints(
     config?: Partial<RoamConfigShape>
     checkFrame?: WsEndpointOptions["checkFrame"]
     secretOf?: (id: number) => string
+    tls?: WsEndpointOptions["tls"]
   } = {},
 ): Promise<WsCluster> {
   const log: string[] = []
@@ -41,6 +42,7 @@ export async function startEndpoints(
         secret: options.secretOf?.(id) ?? SECRET,
         config,
         checkFrame: options.checkFrame ?? acceptAnyFrame,
+        tls: options.tls,
         log: (m) => log.push(m),
       })),
   )
