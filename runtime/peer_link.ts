@@ -11,8 +11,8 @@
  * grow without bound (Deno's and Bun's sockets both buffer without limit,
  * so the limit must be ours).
  *
- * It also records when the link last carried anything in each direction, for
- * the heartbeat and the silence check that `ws_transport.ts` runs.
+ * It also records when the link last carried anything in each direction, and
+ * runs the heartbeat and the silence check on the endpoint's timer.
  */
 
 /** The part of a `ws` socket (npm `ws` in Deno, Bun's built-in one in Bun) that roam uses. */
@@ -134,6 +134,23 @@ export class PeerLink {
     }
   }
 
+  /** Send a heartbeat if the link was idle `heartbeatMs`; fail it if silent past `peerTimeoutMs`. */
+  heartbeat(
+    nowMs: number,
+    limits: { heartbeatMs: number; peerTimeoutMs: number },
+    beat: string,
+  ): void {
+    const silentMs = nowMs - this.lastHeardMs
+    if (silentMs > limits.peerTimeoutMs) {
+      this.fail(
+        4004,
+        `silent for ${Math.round(silentMs)} ms (peerTimeoutMs ${limits.peerTimeoutMs})`,
+      )
+    } else if (nowMs - this.lastSentMs >= limits.heartbeatMs && this.socket.readyState === OPEN) {
+      this.send(beat, nowMs)
+    }
+  }
+
   /** Close the link because of something wrong on it; reported as a lost peer. */
   fail(code: number, reason: string): void {
     if (this.state === "closed") return
@@ -169,5 +186,3 @@ export class PeerLink {
 
 const sizeOf = (data: Uint8Array | string): number =>
   typeof data === "string" ? data.length : data.byteLength
-
-export const isSocketOpen = (socket: WsSocket): boolean => socket.readyState === OPEN

@@ -28,9 +28,9 @@
  * This module is the real implementation of the Transport service, so like
  * `memory_transport.ts` it may use timers and the platform clock.
  */
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https"
+import type { Server as HttpsServer } from "node:https"
 import { setImmediate } from "node:timers"
-import { WebSocket, WebSocketServer } from "ws"
+import { WebSocket, type WebSocketServer } from "ws"
 import { defaultConfig, type RoamConfigShape } from "./config.ts"
 import {
   controlText,
@@ -40,7 +40,8 @@ import {
   newNonce,
   parseControl,
 } from "./handshake.ts"
-import { isSocketOpen, type LinkEvents, PeerLink, type WsSocket } from "./peer_link.ts"
+import { type LinkEvents, PeerLink, type WsSocket } from "./peer_link.ts"
+import { openServer } from "./ws_server.ts"
 import {
   type Endpoint,
   type FrameHandler,
@@ -98,6 +99,7 @@ export class WsEndpoint implements Endpoint {
   private handler: FrameHandler | undefined
   private lostHandler: PeerLostHandler | undefined
   private backlog: Array<[number, Uint8Array]> = []
+  private backlogBytes = 0
   private readonly unreportedLost: Array<[number, string]> = []
   private readonly linkWaiters = new Set<() => void>()
   private closed = false
@@ -151,27 +153,8 @@ export class WsEndpoint implements Endpoint {
     const key = await importSecret(options.secret)
     const host = options.host ?? "127.0.0.1"
     const maxPayload = (options.config ?? defaultConfig).frameBytesMax
-    let https: HttpsServer | undefined
-    let server: WebSocketServer
-    if (options.tls) {
-      https = createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
-      server = new WebSocketServer({ server: https, maxPayload })
-      await new Promise<void>((resolve, reject) => {
-        https!.once("error", reject)
-        https!.listen(options.port ?? 0, host, () => resolve())
-      })
-    } else {
-      server = new WebSocketServer({ host, port: options.port ?? 0, maxPayload })
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject)
-        server.once("listening", () => resolve())
-      })
-    }
-    server.on("error", (error: Error) => console.warn(`roam node ${id}: server error: ${error}`))
-    const address = (https ?? server).address() as { port: number }
-    const scheme = options.tls ? "wss" : "ws"
-    const urlHost = host.includes(":") ? `[${host}]` : host
-    return new WsEndpoint(options, key, server, https, `${scheme}://${urlHost}:${address.port}`)
+    const { server, https, url } = await openServer({ ...options, host, maxPayload })
+    return new WsEndpoint(options, key, server, https, url)
   }
 
   /**
@@ -239,6 +222,7 @@ export class WsEndpoint implements Endpoint {
     setImmediate(() => {
       const backlog = this.backlog
       this.backlog = []
+      this.backlogBytes = 0
       for (const [from, frame] of backlog) this.deliver(from, frame)
     })
   }
@@ -390,8 +374,17 @@ export class WsEndpoint implements Endpoint {
       return
     }
     if (this.closed) return
-    if (this.handler === undefined) this.backlog.push([link.peer, frame])
-    else this.deliver(link.peer, frame)
+    if (this.handler === undefined) {
+      // Bounded like a send queue: frames only wait here until the node installs its handler.
+      this.backlogBytes += frame.byteLength
+      if (this.backlogBytes > this.config.linkQueueBytesMax) {
+        return link.fail(
+          4008,
+          "more than linkQueueBytesMax received before a handler was installed",
+        )
+      }
+      this.backlog.push([link.peer, frame])
+    } else this.deliver(link.peer, frame)
   }
 
   private deliver(from: number, frame: Uint8Array): void {
@@ -421,16 +414,7 @@ export class WsEndpoint implements Endpoint {
       }
     }
     for (const link of this.links) {
-      if (link === undefined || link.state !== "open") continue
-      const silentMs = now - link.lastHeardMs
-      if (silentMs > this.config.peerTimeoutMs) {
-        link.fail(
-          4004,
-          `silent for ${Math.round(silentMs)} ms (peerTimeoutMs ${this.config.peerTimeoutMs})`,
-        )
-      } else if (now - link.lastSentMs >= this.config.heartbeatMs && isSocketOpen(link.socket)) {
-        link.send(BEAT, now)
-      }
+      if (link?.state === "open") link.heartbeat(now, this.config, BEAT)
     }
   }
 }
