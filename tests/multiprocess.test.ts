@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url"
 import { launch, type LaunchOptions } from "../runtime/launch.ts"
 
 const RUN_MS_MAX = 30_000
+/** Per test: spawning processes is slow on a loaded machine (bun test defaults to 5 s). */
+const slow = { timeout: 2 * RUN_MS_MAX }
 const thisRuntime = "Bun" in globalThis ? "bun" : "deno"
 
 async function run(
@@ -36,25 +38,25 @@ const exactLines = (lines: string[]) =>
   lines.filter((l) => /^\[node (\d)\] node \1: all 90 keys exact \(468\)$/.test(l)).sort()
 
 describe("multi-process cluster (launcher)", () => {
-  it(`3 ${thisRuntime} processes: pushes with relocations sum exactly`, async () => {
+  it(`3 ${thisRuntime} processes: pushes with relocations sum exactly`, slow, async () => {
     const { code, lines } = await run(["push"])
     assert.equal(code, 0, lines.join("\n"))
     assert.equal(exactLines(lines).length, 3, lines.join("\n"))
   })
 
-  it("Deno and Bun nodes mixed in one cluster sum exactly", async () => {
+  it("Deno and Bun nodes mixed in one cluster sum exactly", slow, async () => {
     const { code, lines } = await run(["push"], "mixed")
     assert.equal(code, 0, lines.join("\n"))
     assert.equal(exactLines(lines).length, 3, lines.join("\n"))
   })
 
-  it("negative control: a wrong expected sum fails every node and the launcher", async () => {
+  it("negative control: a wrong expected sum fails every node and the launcher", slow, async () => {
     const { code, lines } = await run(["push", "1"])
     assert.equal(code, 1)
     assert.equal(lines.filter((l) => /is 468, not 469/.test(l)).length, 3, lines.join("\n"))
   })
 
-  it("a SIGKILLed node fails the others' pending pulls with PeerLost naming it", async () => {
+  it("a SIGKILLed node fails the others' pending pulls with PeerLost naming it", slow, async () => {
     const { code, lines, ms } = await run(["kill"])
     assert.equal(code, 1)
     assert.ok(lines.includes("[launch] node 2 exited with SIGKILL"), lines.join("\n"))

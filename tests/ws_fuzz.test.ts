@@ -99,7 +99,9 @@ const unauthenticatedMessage = fc.oneof(
 )
 
 describe("WebSocket endpoint under bad input", () => {
-  it("refuses garbage, delivers only checked frames, and keeps serving a good peer", async () => {
+  it("refuses garbage, delivers only checked frames, and keeps serving a good peer", {
+    timeout: 30_000,
+  }, async () => {
     const log: string[] = []
     const victim = await WsEndpoint.listen({
       id: VICTIM,

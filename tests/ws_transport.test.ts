@@ -18,6 +18,9 @@ import { controlText, importSecret, newNonce, parseControl, prove } from "../run
 import { WsEndpoint } from "../runtime/ws_transport.ts"
 import { acceptAnyFrame, delay, SECRET, startEndpoints, waitFor, wsHarness } from "./_ws_harness.ts"
 
+/** For tests that take a second or more alone (bun test defaults to a 5 s limit). */
+const slow = { timeout: 30_000 }
+
 transportConformance("websocket", (nodes) => wsHarness(nodes))
 transportConformance(
   "websocket (tiny socket buffer: every frame queues)",
@@ -165,7 +168,7 @@ describe("WsEndpoint", () => {
     }
   })
 
-  it("fails a link whose send queue passes linkQueueBytesMax, not before", async () => {
+  it("fails a link whose send queue passes linkQueueBytesMax, not before", slow, async () => {
     // The kernel takes a few MiB of a loopback burst at once, so the burst is 48 MiB.
     const config = { linkBufferedBytesMax: 1 << 20, linkQueueBytesMax: 8 << 20 }
     const burst = (ep: { send(to: number, frame: Uint8Array): void }) => {
@@ -207,7 +210,7 @@ describe("WsEndpoint", () => {
     }
   })
 
-  it("reports no one lost when nodes close at slightly different times", async () => {
+  it("reports no one lost when nodes close at slightly different times", slow, async () => {
     const cluster = await startEndpoints(3, { config: { leaveTimeoutMs: 2_000 } })
     const lost: string[] = []
     for (const ep of cluster.endpoints) ep.onPeerLost((peer) => lost.push(`${ep.nodeId}:${peer}`))
@@ -224,53 +227,61 @@ describe("WsEndpoint", () => {
     assert.equal(lost.length, 0, lost.join(", "))
   })
 
-  it("reports a silent peer after peerTimeoutMs, while heartbeats keep idle links up", async () => {
-    const config = { heartbeatMs: 40, peerTimeoutMs: 300 }
-    const cluster = await startEndpoints(3, { config })
-    const lost: string[] = []
-    for (const ep of cluster.endpoints) {
-      ep.onPeerLost((peer, reason) => lost.push(`${ep.nodeId}:${peer}:${reason}`))
-    }
-    try {
-      // Idle for three timeouts: heartbeats alone must keep every link up.
-      await delay(900)
-      assert.equal(lost.length, 0, lost.join("\n"))
-      // Silence node 2 without closing its sockets: stop its heartbeats.
-      clearInterval((cluster.endpoints[2] as unknown as { timer: number }).timer)
-      const silent = () => lost.filter((l) => /^[01]:2:/.test(l))
-      await waitFor(() => silent().length === 2, "the silent node to be reported", 3_000)
-      assert.deepEqual(silent().map((l) => l.slice(0, 3)).sort(), ["0:2", "1:2"])
-      for (const l of silent()) assert.match(l, /silent for \d+ ms \(peerTimeoutMs 300\)/)
-    } finally {
-      await cluster.close()
-    }
-  })
+  it(
+    "reports a silent peer after peerTimeoutMs, while heartbeats keep idle links up",
+    slow,
+    async () => {
+      const config = { heartbeatMs: 40, peerTimeoutMs: 300 }
+      const cluster = await startEndpoints(3, { config })
+      const lost: string[] = []
+      for (const ep of cluster.endpoints) {
+        ep.onPeerLost((peer, reason) => lost.push(`${ep.nodeId}:${peer}:${reason}`))
+      }
+      try {
+        // Idle for three timeouts: heartbeats alone must keep every link up.
+        await delay(900)
+        assert.equal(lost.length, 0, lost.join("\n"))
+        // Silence node 2 without closing its sockets: stop its heartbeats.
+        clearInterval((cluster.endpoints[2] as unknown as { timer: number }).timer)
+        const silent = () => lost.filter((l) => /^[01]:2:/.test(l))
+        await waitFor(() => silent().length === 2, "the silent node to be reported", 3_000)
+        assert.deepEqual(silent().map((l) => l.slice(0, 3)).sort(), ["0:2", "1:2"])
+        for (const l of silent()) assert.match(l, /silent for \d+ ms \(peerTimeoutMs 300\)/)
+      } finally {
+        await cluster.close()
+      }
+    },
+  )
 
-  it("serves wss:// with a certificate, and a dialer that does not trust it cannot link", async () => {
-    const tls = selfSignedCertificate()
-    if (tls === undefined) {
-      // Generating a certificate needs openssl; say so loudly rather than pass quietly.
-      console.warn("SKIPPED: the wss:// test needs openssl on PATH")
-      return
-    }
-    const cluster = await startEndpoints(3, { tls: { ...tls, ca: tls.cert } })
-    try {
-      assert.ok(cluster.endpoints.every((e) => e.url.startsWith("wss://127.0.0.1:")))
-      const got: number[] = []
-      cluster.endpoints[2].onFrame((from, frame) => got.push(from * 10 + frame[0]))
-      cluster.endpoints[0].send(2, Uint8Array.of(1))
-      cluster.endpoints[1].send(2, Uint8Array.of(2))
-      await waitFor(() => got.length === 2, "frames over wss")
-      assert.deepEqual(got.sort(), [1, 12])
-    } finally {
-      await cluster.close()
-    }
-    // Negative control: without the CA the certificate is not trusted, so no link forms.
-    await assert.rejects(
-      startEndpoints(2, { tls, config: { connectTimeoutMs: 800 } }),
-      /no link to node\(s\) 1/,
-    )
-  })
+  it(
+    "serves wss:// with a certificate, and a dialer that does not trust it cannot link",
+    slow,
+    async () => {
+      const tls = selfSignedCertificate()
+      if (tls === undefined) {
+        // Generating a certificate needs openssl; say so loudly rather than pass quietly.
+        console.warn("SKIPPED: the wss:// test needs openssl on PATH")
+        return
+      }
+      const cluster = await startEndpoints(3, { tls: { ...tls, ca: tls.cert } })
+      try {
+        assert.ok(cluster.endpoints.every((e) => e.url.startsWith("wss://127.0.0.1:")))
+        const got: number[] = []
+        cluster.endpoints[2].onFrame((from, frame) => got.push(from * 10 + frame[0]))
+        cluster.endpoints[0].send(2, Uint8Array.of(1))
+        cluster.endpoints[1].send(2, Uint8Array.of(2))
+        await waitFor(() => got.length === 2, "frames over wss")
+        assert.deepEqual(got.sort(), [1, 12])
+      } finally {
+        await cluster.close()
+      }
+      // Negative control: without the CA the certificate is not trusted, so no link forms.
+      await assert.rejects(
+        startEndpoints(2, { tls, config: { connectTimeoutMs: 800 } }),
+        /no link to node\(s\) 1/,
+      )
+    },
+  )
 })
 
 /** A throwaway self-signed certificate for 127.0.0.1, or undefined without openssl. */
