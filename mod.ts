@@ -6,6 +6,7 @@
  * errors. See README.md for a tour and docs/ARCHITECTURE.md for the protocol.
  */
 export { Cluster, type ClusterOptions, type ClusterStats, Node } from "./runtime/cluster.ts"
+export type { StartOptions } from "./runtime/start.ts"
 export { type Keys, Worker } from "./runtime/worker.ts"
 export type { TableSampling, TableSpec } from "./actors/key_space.ts"
 export type { PrepareSampleOptions, SampleHandle } from "./runtime/sampling.ts"
@@ -20,6 +21,7 @@ export {
   KeyOutOfRange,
   LimitExceeded,
   NodeOutOfRange,
+  PeerLost,
   type RoamError,
   UnknownSampleHandle,
   UnknownTable,

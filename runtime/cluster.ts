@@ -29,6 +29,7 @@ import {
 import { localShare, type NodeStats, sumStats } from "./stats.ts"
 import { Transport } from "./transport.ts"
 import { Worker } from "./worker.ts"
+import type { StartOptions } from "./start.ts"
 
 export interface ClusterOptions {
   /** Number of nodes (1 to 64). */
@@ -185,7 +186,7 @@ export class Cluster {
     policy: Policy,
     nodes: readonly Node[],
     private readonly scope: Scope.Closeable,
-    private readonly network: MemoryNetwork,
+    private readonly network: { close(): Promise<void> },
   ) {
     this.space = space
     this.policy = policy
@@ -227,6 +228,24 @@ export class Cluster {
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * Join a multi-process cluster as one node when this process was started by
+   * the launcher (or `options` give `id`, `peers`, `secret`); otherwise the
+   * same as `Cluster.local`. See `runtime/start.ts`.
+   */
+  static async start(options: StartOptions): Promise<Cluster> {
+    const { startCluster } = await import("./start.ts")
+    return await startCluster(options)
+  }
+
+  /** Internal (`start.ts`): a cluster of already-built nodes and what closes their transport. */
+  static assemble(
+    parts: { space: KeySpace; policy: Policy; nodes: readonly Node[]; scope: Scope.Closeable },
+    network: { close(): Promise<void> },
+  ): Cluster {
+    return new Cluster(parts.space, parts.policy, parts.nodes, parts.scope, network)
   }
 
   /** Node `i` of the cluster. */

@@ -30,6 +30,24 @@ export interface RoamConfigShape {
   readonly sampleHandlesMax: number
   /** Samples one `prepareSample` call may prepare. */
   readonly sampleKeysMax: number
+  /** Largest frame a WebSocket link accepts; a bigger one closes the link. */
+  readonly frameBytesMax: number
+  /** Bytes a link may have in its socket's buffer before frames wait in its send queue. */
+  readonly linkBufferedBytesMax: number
+  /** Bytes a link's send queue may hold; beyond it the peer is too slow and the link fails. */
+  readonly linkQueueBytesMax: number
+  /** Interval of heartbeats on an idle link, and of the liveness check. */
+  readonly heartbeatMs: number
+  /** How long a peer may stay silent before its link is closed and the peer reported lost. */
+  readonly peerTimeoutMs: number
+  /** How long an incoming or outgoing connection may take to authenticate. */
+  readonly handshakeTimeoutMs: number
+  /** How long a node waits for links to every other node when it starts. */
+  readonly connectTimeoutMs: number
+  /** How long a closing node waits for every peer to be closing too (its `bye`). */
+  readonly leaveTimeoutMs: number
+  /** Connections still authenticating at once, per node; more are refused. */
+  readonly handshakesPendingMax: number
 }
 
 export const defaultConfig: RoamConfigShape = {
@@ -43,6 +61,15 @@ export const defaultConfig: RoamConfigShape = {
   intentWindowMax: 1_000,
   sampleHandlesMax: 1_024,
   sampleKeysMax: 1_000_000,
+  frameBytesMax: 256 * 1024 * 1024,
+  linkBufferedBytesMax: 4 * 1024 * 1024,
+  linkQueueBytesMax: 512 * 1024 * 1024,
+  heartbeatMs: 500,
+  peerTimeoutMs: 3_000,
+  handshakeTimeoutMs: 5_000,
+  connectTimeoutMs: 15_000,
+  leaveTimeoutMs: 5_000,
+  handshakesPendingMax: 64,
 }
 
 export class RoamConfig extends Context.Service<RoamConfig, RoamConfigShape>()("roam/Config") {}

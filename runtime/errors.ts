@@ -58,6 +58,13 @@ export class LimitExceeded extends Data.TaggedError("LimitExceeded")<{
   readonly max: number
 }> {}
 
+/** A node this operation needed is gone: its link closed or it fell silent past `peerTimeoutMs`. */
+export class PeerLost extends Data.TaggedError("PeerLost")<{
+  readonly message: string
+  readonly node: number
+  readonly reason: string
+}> {}
+
 export type RoamError =
   | KeyOutOfRange
   | ValueLengthMismatch
@@ -68,6 +75,7 @@ export type RoamError =
   | InvalidArgument
   | UnknownSampleHandle
   | LimitExceeded
+  | PeerLost
 
 export const keyOutOfRange = (key: number, keys: number): KeyOutOfRange =>
   new KeyOutOfRange({
@@ -90,3 +98,5 @@ export const clusterClosed = (what: string): ClusterClosed =>
 
 export const invalidArgument = (message: string): InvalidArgument =>
   new InvalidArgument({ message })
+export const peerLost = (node: number, reason: string): PeerLost =>
+  new PeerLost({ message: `node ${node} is lost (${reason})`, node, reason })

@@ -42,7 +42,7 @@ import type { RoamConfigShape } from "./config.ts"
 import { Deferred, type OpEntry } from "./deferred.ts"
 import { Directory } from "./directory.ts"
 import { Handoffs } from "./handoffs.ts"
-import { clusterClosed } from "./errors.ts"
+import { clusterClosed, type PeerLost, peerLost } from "./errors.ts"
 import type { FaultShape } from "./fault.ts"
 import type { Policy } from "./policy.ts"
 import { ReplicaSync } from "./replica_sync.ts"
@@ -128,6 +128,8 @@ export class NodeRuntime {
   readonly holders = new IntentHolders()
   readonly log: (message: string) => void
   closed = false
+  /** Set when a peer is lost (see `failPeer`); every later call fails with it. */
+  lost: PeerLost | undefined
 
   private readonly config: RoamConfigShape
   private readonly faults: FaultShape
@@ -223,6 +225,7 @@ export class NodeRuntime {
       },
     )
     this.endpoint.onFrame((from, frame) => this.receive(from, frame))
+    this.endpoint.onPeerLost?.((peer, reason) => this.failPeer(peer, peerLost(peer, reason)))
   }
 
   lengthOf = (key: number): number => this.space.tableOf(key).length
@@ -1023,6 +1026,28 @@ export class NodeRuntime {
 
   assertOpen(what: string): void {
     if (this.closed) throw clusterClosed(what)
+    if (this.lost) throw this.lost
+  }
+
+  /**
+   * A peer is gone (its link closed or it fell silent): fail every open
+   * operation, localize and barrier wait with `error`, and every later call.
+   * All of them, not only those whose keys route to `peer`: a request may be
+   * forwarded through any node, the lost one was the home (directory) of a
+   * share of the keys and the owner of others, and nothing records which
+   * operation went where, so anything unanswered may be waiting on it. The
+   * node stops rather than guess; `close()` still works.
+   */
+  failPeer(peer: number, error: PeerLost): void {
+    assert(error.node === peer, () => `failPeer(${peer}) given the loss of node ${error.node}`)
+    if (this.closed || this.lost) return
+    this.lost = error
+    this.log(`roam node ${this.id}: ${error.message}; failing pending operations`)
+    for (const op of this.ops.values()) op.reject(error)
+    this.ops.clear()
+    for (const waits of this.localizeWaits.values()) for (const w of waits) w.reject(error)
+    this.localizeWaits.clear()
+    this.barrier.close(error)
   }
 
   /** Fail what is pending, stop the links. */

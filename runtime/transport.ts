@@ -22,6 +22,9 @@ export class TransportError extends Data.TaggedError("TransportError")<{
 /** Called once per delivered frame, in per-link FIFO order. */
 export type FrameHandler = (from: number, frame: Uint8Array) => void
 
+/** Called at most once per peer, when its link is gone for good (closed or silent). */
+export type PeerLostHandler = (peer: number, reason: string) => void
+
 /** One node's view of the transport: a link to every other node. */
 export interface Endpoint {
   /** This node's id, 0 ≤ id < nodes. */
@@ -35,6 +38,12 @@ export interface Endpoint {
   send(to: number, frame: Uint8Array): void
   /** Install the handler that receives every frame for this node (one handler). */
   onFrame(handler: FrameHandler): void
+  /**
+   * Install the handler told when a peer is lost: its link closed or it fell
+   * silent. Optional: in-process transports have no peer that fails alone.
+   * Never called for this endpoint's own `close()`.
+   */
+  onPeerLost?(handler: PeerLostHandler): void
   /** Stop sending and receiving; frames not yet delivered to this node are dropped. */
   close(): Promise<void>
 }

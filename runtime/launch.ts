@@ -1,0 +1,164 @@
+/**
+ * The launcher: run one task file as N node processes on loopback.
+ *
+ *   deno task launch --nodes 4 [--runtime deno|bun|mixed] [--timeout-ms 600000] -- examples/<task>.ts [args]
+ *
+ * It picks N free loopback ports, generates a fresh cluster secret, and starts
+ * the task N times with `ROAM_NODE_ID`, `ROAM_PEERS` and `ROAM_SECRET` set, so
+ * that `Cluster.start` in each process joins the cluster as that node
+ * (`runtime/start.ts`). Every line a node prints is relayed prefixed with
+ * `[node i]`. The launcher exits 0 when every node exits 0, and 1 otherwise;
+ * once one node fails, the others get `peerTimeoutMs`-scale time to notice
+ * (`PeerLost`) and exit, and are killed if they have not after
+ * `failGraceMs`; `--timeout-ms` bounds the whole run.
+ *
+ * This is a command-line tool, not part of a node, so it uses the platform's
+ * timers and random generator directly.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import process from "node:process"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+
+const NODES_MAX = 64
+/** How long the other nodes may take to exit after one has failed. */
+const FAIL_GRACE_MS = 15_000
+
+export interface LaunchOptions {
+  readonly nodes: number
+  /** `mixed` alternates: even node ids on Deno, odd on Bun (the frame format is the contract). */
+  readonly runtime: "deno" | "bun" | "mixed"
+  readonly task: string
+  readonly args: readonly string[]
+  readonly timeoutMs: number
+  /** Where prefixed lines go (default: this process's stdout and stderr). */
+  readonly out?: (line: string, stream: "stdout" | "stderr") => void
+}
+
+/** A loopback port free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
+}
+
+const binDir = fileURLToPath(new URL("../node_modules/.bin/", import.meta.url))
+
+function command(runtime: "deno" | "bun", task: string, args: readonly string[]): string[] {
+  return runtime === "deno"
+    ? [binDir + "deno", "run", "-A", task, ...args]
+    : [binDir + "bun", "run", task, ...args]
+}
+
+/** Relay a stream line by line with a prefix. */
+function relay(
+  child: ChildProcess,
+  prefix: string,
+  out: NonNullable<LaunchOptions["out"]>,
+): void {
+  for (const stream of ["stdout", "stderr"] as const) {
+    let rest = ""
+    child[stream]!.setEncoding("utf8")
+    child[stream]!.on("data", (chunk: string) => {
+      const lines = (rest + chunk).split("\n")
+      rest = lines.pop()!
+      for (const line of lines) out(prefix + line, stream)
+    })
+    child[stream]!.on("end", () => rest && out(prefix + rest, stream))
+  }
+}
+
+/** Run the task as `nodes` processes; resolves to the exit code the launcher should use. */
+export async function launch(options: LaunchOptions): Promise<number> {
+  const out = options.out ??
+    ((line, stream) => (stream === "stdout" ? process.stdout : process.stderr).write(line + "\n"))
+  const ports = await Promise.all(Array.from({ length: options.nodes }, freePort))
+  const peers = ports.map((port) => `ws://127.0.0.1:${port}`).join(",")
+  const secret = newSecret()
+  const children = ports.map((_, id) => {
+    const runtime = options.runtime === "mixed" ? (id % 2 === 0 ? "deno" : "bun") : options.runtime
+    const [bin, ...args] = command(runtime, options.task, options.args)
+    return spawn(bin, args, {
+      env: { ...process.env, ROAM_NODE_ID: String(id), ROAM_PEERS: peers, ROAM_SECRET: secret },
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+  })
+  children.forEach((child, id) => relay(child, `[node ${id}] `, out))
+  let failed = false
+  let killTimer: ReturnType<typeof setTimeout> | undefined
+  const killAll = () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL"))
+  const runTimer = setTimeout(() => {
+    out(`[launch] timed out after ${options.timeoutMs} ms; killing every node`, "stderr")
+    failed = true
+    killAll()
+  }, options.timeoutMs)
+  const codes = await Promise.all(children.map((child, id) =>
+    new Promise<number>((resolve) => {
+      child.on("error", (error) => {
+        out(`[launch] node ${id} could not start: ${error.message}`, "stderr")
+        resolve(1)
+      })
+      child.on("exit", (code, signal) => {
+        const status = code ?? 1
+        if (status !== 0 || signal !== null) {
+          out(`[launch] node ${id} exited with ${signal ?? `code ${code}`}`, "stderr")
+          failed = true
+          killTimer ??= setTimeout(killAll, FAIL_GRACE_MS)
+        }
+        resolve(signal !== null ? 1 : status)
+      })
+    })
+  ))
+  clearTimeout(runTimer)
+  clearTimeout(killTimer)
+  return failed || codes.some((c) => c !== 0) ? 1 : 0
+}
+
+/** Parse the command line; throws with a usage message on bad input. */
+export function parseLaunchArgs(argv: readonly string[]): LaunchOptions {
+  const split = argv.indexOf("--")
+  const usage =
+    "usage: launch --nodes N [--runtime deno|bun|mixed] [--timeout-ms MS] -- task.ts [args]"
+  if (split < 0 || split === argv.length - 1) throw new Error(usage)
+  const { values } = parseArgs({
+    args: argv.slice(0, split) as string[],
+    options: {
+      nodes: { type: "string" },
+      runtime: { type: "string" },
+      "timeout-ms": { type: "string", default: "600000" },
+    },
+  })
+  const nodes = Number(values.nodes)
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > NODES_MAX) {
+    throw new Error(`--nodes must be an integer in [1, ${NODES_MAX}]\n${usage}`)
+  }
+  const runtime = values.runtime ?? ("Bun" in globalThis ? "bun" : "deno")
+  if (runtime !== "deno" && runtime !== "bun" && runtime !== "mixed") {
+    throw new Error(`unknown runtime ${runtime}`)
+  }
+  const timeoutMs = Number(values["timeout-ms"])
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new Error(`bad --timeout-ms\n${usage}`)
+  return { nodes, runtime, task: argv[split + 1], args: argv.slice(split + 2), timeoutMs }
+}
+
+if (import.meta.main) {
+  let options: LaunchOptions
+  try {
+    options = parseLaunchArgs(process.argv.slice(2))
+  } catch (error) {
+    console.error((error as Error).message)
+    process.exit(2)
+  }
+  process.exit(await launch(options))
+}

@@ -1,0 +1,122 @@
+/**
+ * `Cluster.start`: one node of a multi-process cluster, or `Cluster.local`.
+ *
+ * Task code calls `Cluster.start(options)` with the options it would give
+ * `Cluster.local`. In a process started by the launcher (`scripts/launch.ts`),
+ * or when `options` name this node's `id`, the `peers` (one URL per node,
+ * indexed by node id) and the `secret`, this process becomes that one node: it
+ * listens on its own entry of `peers` (or on `listen`), links to every other
+ * node over the WebSocket transport, and the returned cluster's `localNodes`
+ * holds just that node. Otherwise it starts every node in this process. So
+ * `for (const node of cluster.localNodes) ...` runs unchanged either way.
+ *
+ * The launcher passes the node's place through the environment:
+ * `ROAM_NODE_ID`, `ROAM_PEERS` (comma-separated URLs), `ROAM_SECRET`, and
+ * optionally `ROAM_LISTEN` (`host:port`, when the address to listen on is not
+ * the one peers dial, as behind NAT or with `0.0.0.0`). In a multi-process
+ * cluster the number of nodes is the length of the peer list; it overrides
+ * `options.nodes`, so one task file runs with any `--nodes`.
+ */
+import process from "node:process"
+import { Effect, Layer, Scope } from "effect"
+import { checkOptions, Cluster, type ClusterOptions, makeNode, Node } from "./cluster.ts"
+import { checkFrame, decodeFrame } from "./codec.ts"
+import { configLayer, resolveConfig } from "./config.ts"
+import { invalidOptions } from "./errors.ts"
+import { faultLayer } from "./fault.ts"
+import { resolvePolicy } from "./policy.ts"
+import { Transport, TransportError } from "./transport.ts"
+import { WsEndpoint } from "./ws_transport.ts"
+
+export interface StartOptions extends ClusterOptions {
+  /** This process's node id (env `ROAM_NODE_ID`). */
+  readonly id?: number
+  /** One `ws://host:port` (or `wss://`) URL per node, by id (env `ROAM_PEERS`). */
+  readonly peers?: readonly string[]
+  /** The cluster secret (env `ROAM_SECRET`). */
+  readonly secret?: string
+  /** `host:port` to listen on, when not this node's entry of `peers` (env `ROAM_LISTEN`). */
+  readonly listen?: string
+  /** PEM certificate and key to serve `wss://`; `ca` to trust peers' self-signed certificates. */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string }
+}
+
+/** Where this process sits in a multi-process cluster, or undefined for a local one. */
+export interface Placement {
+  readonly id: number
+  readonly peers: readonly string[]
+  readonly secret: string
+  readonly host: string
+  readonly port: number
+}
+
+/** Read the placement from `options`, then the environment; throws `InvalidOptions`. */
+export function placementOf(
+  options: StartOptions,
+  env: Record<string, string | undefined> = process.env,
+): Placement | undefined {
+  const idText = options.id ?? env.ROAM_NODE_ID
+  if (idText === undefined || idText === "") return undefined
+  const id = Number(idText)
+  const peers = options.peers ?? env.ROAM_PEERS?.split(",").map((p) => p.trim()) ?? []
+  const secret = options.secret ?? env.ROAM_SECRET ?? ""
+  if (peers.length < 1) throw invalidOptions("a multi-process node needs peers (ROAM_PEERS)")
+  if (!Number.isInteger(id) || id < 0 || id >= peers.length) {
+    throw invalidOptions(`node id ${idText} is not in [0, ${peers.length})`)
+  }
+  if (secret === "") throw invalidOptions("a multi-process node needs a secret (ROAM_SECRET)")
+  const listen = options.listen ?? env.ROAM_LISTEN ?? new URL(peers[id]).host
+  const at = listen.lastIndexOf(":")
+  const host = listen.slice(0, at).replace(/^\[|\]$/g, "")
+  const port = Number(listen.slice(at + 1))
+  if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw invalidOptions(`cannot listen on '${listen}': expected host:port`)
+  }
+  return { id, peers, secret, host, port }
+}
+
+/** `Cluster.start`: see the module note. */
+export async function startCluster(options: StartOptions): Promise<Cluster> {
+  const placement = placementOf(options)
+  if (placement === undefined) return Cluster.local(options)
+  const nodes = placement.peers.length
+  const clusterOptions = { ...options, nodes }
+  const space = checkOptions(clusterOptions)
+  const policy = resolvePolicy(options.policy)
+  const config = resolveConfig(options.config)
+  const endpoint = await WsEndpoint.listen({
+    id: placement.id,
+    nodes,
+    secret: placement.secret,
+    host: placement.host,
+    port: placement.port,
+    tls: options.tls,
+    config,
+    checkFrame: (bytes) => checkFrame(decodeFrame(bytes), space, nodes),
+  })
+  try {
+    await endpoint.connect(placement.peers)
+  } catch (error) {
+    await endpoint.close()
+    throw error
+  }
+  const transport = Transport.of({
+    endpoint: (i) => {
+      if (i !== placement.id) {
+        throw new TransportError({ message: `node ${i} lives in another process` })
+      }
+      return endpoint
+    },
+  })
+  const layer = Layer.mergeAll(
+    Layer.succeed(Transport, transport),
+    configLayer(config),
+    faultLayer(),
+  )
+  const program = Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const node = yield* makeNode(placement.id, space, policy).pipe(Scope.provide(scope))
+    return Cluster.assemble({ space, policy, nodes: [new Node(node)], scope }, endpoint)
+  })
+  return await Effect.runPromise(program.pipe(Effect.provide(layer)))
+}

@@ -1,0 +1,72 @@
+/**
+ * Multi-process end to end: the launcher starts real node processes on
+ * loopback running `tests/_launch_task.ts`. Three nodes push small-integer
+ * deltas while keys relocate every round, and every owner value is exact at
+ * the end (in this runtime, and with Deno and Bun nodes mixed in one
+ * cluster); a wrong expected sum makes the launcher fail (negative control);
+ * and a node killed with SIGKILL makes the others' pending pulls fail with
+ * `PeerLost` naming it, well within the test's bound, with no process hanging.
+ */
+import { describe, it } from "node:test"
+import assert from "node:assert/strict"
+import { fileURLToPath } from "node:url"
+import { launch, type LaunchOptions } from "../runtime/launch.ts"
+
+const RUN_MS_MAX = 30_000
+/** Per test: spawning processes is slow on a loaded machine (bun test defaults to 5 s). */
+const slow = { timeout: 2 * RUN_MS_MAX }
+const thisRuntime = "Bun" in globalThis ? "bun" : "deno"
+
+async function run(
+  args: string[],
+  runtime: LaunchOptions["runtime"] = thisRuntime,
+): Promise<{ code: number; lines: string[]; ms: number }> {
+  const lines: string[] = []
+  const started = performance.now()
+  const code = await launch({
+    nodes: 3,
+    runtime,
+    task: fileURLToPath(new URL("./_launch_task.ts", import.meta.url)),
+    args,
+    timeoutMs: RUN_MS_MAX,
+    out: (line) => lines.push(line),
+  })
+  return { code, lines, ms: performance.now() - started }
+}
+
+const exactLines = (lines: string[]) =>
+  lines.filter((l) => /^\[node (\d)\] node \1: all 90 keys exact \(468\)$/.test(l)).sort()
+
+describe("multi-process cluster (launcher)", () => {
+  it(`3 ${thisRuntime} processes: pushes with relocations sum exactly`, slow, async () => {
+    const { code, lines } = await run(["push"])
+    assert.equal(code, 0, lines.join("\n"))
+    assert.equal(exactLines(lines).length, 3, lines.join("\n"))
+  })
+
+  it("Deno and Bun nodes mixed in one cluster sum exactly", slow, async () => {
+    const { code, lines } = await run(["push"], "mixed")
+    assert.equal(code, 0, lines.join("\n"))
+    assert.equal(exactLines(lines).length, 3, lines.join("\n"))
+  })
+
+  it("negative control: a wrong expected sum fails every node and the launcher", slow, async () => {
+    const { code, lines } = await run(["push", "1"])
+    assert.equal(code, 1)
+    assert.equal(lines.filter((l) => /is 468, not 469/.test(l)).length, 3, lines.join("\n"))
+  })
+
+  it("a SIGKILLed node fails the others' pending pulls with PeerLost naming it", slow, async () => {
+    const { code, lines, ms } = await run(["kill"])
+    assert.equal(code, 1)
+    assert.ok(lines.includes("[launch] node 2 exited with SIGKILL"), lines.join("\n"))
+    for (const id of [0, 1]) {
+      assert.ok(
+        lines.some((l) => l.startsWith(`[node ${id}] node ${id}: PeerLost node=2: node 2 is lost`)),
+        lines.join("\n"),
+      )
+      assert.ok(lines.includes(`[launch] node ${id} exited with code 3`), lines.join("\n"))
+    }
+    assert.ok(ms < RUN_MS_MAX / 2, `took ${ms} ms`)
+  })
+})

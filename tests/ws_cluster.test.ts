@@ -1,0 +1,107 @@
+/**
+ * Nodes over the WebSocket transport in one process: `Cluster.start` with
+ * explicit placements (ids, peer URLs, secret), so the multi-process code path
+ * runs without spawning. Checks that pulls, pushes and relocations work across
+ * real links, that a silent peer fails a pending pull with `PeerLost` naming it
+ * (instead of hanging) and every later call too, and that without a placement
+ * `Cluster.start` is `Cluster.local`.
+ */
+import { describe, it } from "node:test"
+import assert from "node:assert/strict"
+import { createServer } from "node:net"
+import { Cluster } from "../mod.ts"
+import { placementOf } from "../runtime/start.ts"
+import { SECRET, waitFor } from "./_ws_harness.ts"
+
+/** A port that was free a moment ago (loopback). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const tables = [{ name: "w", keys: 30, length: 2 }]
+
+async function startAll(nodes: number, config = {}): Promise<Cluster[]> {
+  const ports = await Promise.all(Array.from({ length: nodes }, freePort))
+  const peers = ports.map((p) => `ws://127.0.0.1:${p}`)
+  return await Promise.all(
+    peers.map((_, id) =>
+      Cluster.start({ nodes, tables, policy: "lapse", config, id, peers, secret: SECRET })
+    ),
+  )
+}
+
+describe("Cluster.start over WebSocket, in one process", () => {
+  it("pushes, relocates and pulls across real links, exactly", async () => {
+    const clusters = await startAll(3)
+    try {
+      assert.deepEqual(clusters.map((c) => c.localNodes.map((n) => n.id)), [[0], [1], [2]])
+      const workers = clusters.map((c) => c.localNodes[0].worker())
+      const keys = Uint32Array.from({ length: 30 }, (_, k) => k)
+      const ones = new Float32Array(60).fill(1)
+      for (let round = 0; round < 5; round++) {
+        // Each node takes a different third of the keys each round, and all push everywhere.
+        await Promise.all(
+          workers.map((w, i) => w.localize(keys.filter((k) => (k + round) % 3 === i))),
+        )
+        for (const w of workers) w.push(keys, ones)
+        await Promise.all(workers.map((w) => w.barrier()))
+      }
+      const values = await workers[1].pull(keys)
+      assert.deepEqual([...values], new Array(60).fill(15))
+      const moved = clusters.reduce((sum, c) => sum + c.stats().total.relocationsIn, 0)
+      assert.ok(moved >= 30, `only ${moved} relocations: the keys did not move`)
+    } finally {
+      await Promise.all(clusters.map((c) => c.close()))
+    }
+  })
+
+  it("fails a pending pull with PeerLost naming a silent node, and later calls too", async () => {
+    const clusters = await startAll(3, { heartbeatMs: 50, peerTimeoutMs: 400 })
+    try {
+      const worker = clusters[0].localNodes[0].worker()
+      // Key 2 lives at node 2 (home = key mod nodes): a remote pull answers while node 2 is alive.
+      assert.equal((await worker.pull([2]))[0], 0)
+      // Silence node 2 without closing anything: it stops answering frames and heartbeats.
+      const runtime = clusters[2].localNodes[0].runtime as unknown as {
+        endpoint: { onFrame(h: () => void): void; timer: number }
+      }
+      runtime.endpoint.onFrame(() => {})
+      clearInterval(runtime.endpoint.timer)
+      const started = performance.now()
+      await assert.rejects(worker.pull([2]), (e: unknown) => {
+        assert.equal((e as { _tag?: string })._tag, "PeerLost")
+        assert.equal((e as { node?: number }).node, 2)
+        assert.match((e as Error).message, /node 2 is lost \(silent for \d+ ms/)
+        return true
+      })
+      assert.ok(performance.now() - started < 3_000, "failed within the timeout, not by a hang")
+      assert.throws(() => worker.push([1], Float32Array.of(1, 1)), { _tag: "PeerLost" })
+      await waitFor(() => clusters[1].localNodes[0].runtime.lost !== undefined, "node 1 to notice")
+    } finally {
+      await Promise.all(clusters.map((c) => c.close()))
+    }
+  })
+
+  it("is Cluster.local without a placement, and reads one from the environment", async () => {
+    const cluster = await Cluster.start({ nodes: 2, tables })
+    assert.deepEqual(cluster.localNodes.map((n) => n.id), [0, 1])
+    await cluster.close()
+    const env = { ROAM_NODE_ID: "1", ROAM_PEERS: "ws://127.0.0.1:4001,ws://127.0.0.1:4002" }
+    assert.deepEqual(placementOf({ nodes: 2, tables }, { ...env, ROAM_SECRET: "s" }), {
+      id: 1,
+      peers: ["ws://127.0.0.1:4001", "ws://127.0.0.1:4002"],
+      secret: "s",
+      host: "127.0.0.1",
+      port: 4002,
+    })
+    assert.throws(() => placementOf({ nodes: 2, tables }, env), { _tag: "InvalidOptions" })
+    assert.equal(placementOf({ nodes: 2, tables }, {}), undefined)
+  })
+})
