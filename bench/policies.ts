@@ -57,7 +57,7 @@ const WORKERS_PER_NODE = 2
 const KEYS = 100_000
 const LENGTH = 16
 const BATCH_KEYS = 500
-const STEPS = quick ? 100 : 400
+const STEPS = quick ? 60 : 400
 /** Timed repetitions of every setup (odd, for a median), after one untimed warm-up pass. */
 const REPETITIONS = quick ? 3 : 5
 /** Delta arrays per worker, used in turn (all small integers, so sums are exact in f32). */
