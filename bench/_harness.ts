@@ -22,14 +22,13 @@ export function random(seed: number): () => number {
 }
 
 /**
- * Zipf(1.1) over ranks by inverse CDF; ranks map to keys through a seeded
- * permutation, so the hot keys are scattered over the table as ids are in a
- * real embedding table, not packed into its first cache lines.
+ * The keys of a Zipf table ordered by popularity: `keyOfRank[r]` is the key
+ * of rank r (rank 0 the hottest). A seeded permutation, so the hot keys are
+ * scattered over the table as ids are in a real embedding table, not packed
+ * into its first cache lines. Benchmarks that replicate the hottest keys read
+ * them from here; several samplers can share one ranking.
  */
-export function zipfSampler(n: number, rand: () => number): () => number {
-  const cdf = new Float64Array(n)
-  let sum = 0
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, 1.1)
+export function zipfRanking(n: number, rand: () => number): Uint32Array {
   const keyOfRank = new Uint32Array(n)
   for (let i = 0; i < n; i++) keyOfRank[i] = i
   for (let i = n - 1; i > 0; i--) {
@@ -38,6 +37,34 @@ export function zipfSampler(n: number, rand: () => number): () => number {
     keyOfRank[i] = keyOfRank[j]
     keyOfRank[j] = t
   }
+  return keyOfRank
+}
+
+/** Share of Zipf(1.1) draws over n ranks that fall on the `top` hottest ranks. */
+export function zipfMass(n: number, top: number): number {
+  let hot = 0
+  let all = 0
+  for (let i = 0; i < n; i++) {
+    const w = 1 / Math.pow(i + 1, 1.1)
+    all += w
+    if (i < top) hot += w
+  }
+  return hot / all
+}
+
+/**
+ * Zipf(1.1) over ranks by inverse CDF; ranks map to keys through `keyOfRank`,
+ * by default a ranking drawn from `rand` first (`zipfRanking`).
+ */
+export function zipfSampler(
+  n: number,
+  rand: () => number,
+  keyOfRank: Uint32Array = zipfRanking(n, rand),
+): () => number {
+  if (keyOfRank.length !== n) throw new Error(`zipfSampler: ranking of ${keyOfRank.length} keys`)
+  const cdf = new Float64Array(n)
+  let sum = 0
+  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, 1.1)
   return () => {
     const u = rand() * sum
     let lo = 0
