@@ -148,6 +148,10 @@ export class NodeRuntime {
   private readonly quietWaiters: Array<() => void> = []
   /** Replicas to drop once their outstanding sync is answered. */
   private readonly dropAfterSync = new Set<number>()
+  /** Keys handed away while this node had intent for them: asked back at the next clock. */
+  private readonly wantedBack = new Set<number>()
+  /** Replicas to drop once no operation of this node is waiting on them (see dropReplicas). */
+  private readonly dropWhenIdle = new Set<number>()
   /** `waitSync` requests of this node: id → nodes still to answer, and the resolver. */
   private readonly syncWaits = new Map<number, LocalizeWait>()
   private nextSyncWaitId = 1
@@ -519,6 +523,14 @@ export class NodeRuntime {
         this.dropAfterSync.add(key)
         continue
       }
+      // Operations of this node on the key that wait (deferred) were issued
+      // after pushes already in the replica; were the last delta queued
+      // behind them, a waiting pull would reach the owner before it. So the
+      // replica serves them first and is dropped once the key is idle.
+      if (this.busy[key] > 0) {
+        this.dropWhenIdle.add(key)
+        continue
+      }
       const slab = this.store.slabOf(key)
       const bases = this.replicas.baseSlab(key)
       const at = slab.offsetOf(key)
@@ -875,6 +887,18 @@ export class NodeRuntime {
     if (op.remaining === 0) this.finishOp(frame.id)
     if (isJoin) this.replayParked()
     if (this.deferred.length > 0) this.deferred.drain((entry) => this.issue(entry))
+    if (this.dropWhenIdle.size > 0) this.dropIdleReplicas()
+  }
+
+  /** Drop the replicas whose drop waited for their key to be idle, if still unwanted. */
+  private dropIdleReplicas(): void {
+    const idle: number[] = []
+    for (const key of this.dropWhenIdle) {
+      if (this.busy[key] > 0) continue
+      this.dropWhenIdle.delete(key)
+      if (!this.policy.usesIntent || this.intents.interest[key] === 0) idle.push(key)
+    }
+    if (idle.length > 0) this.dropReplicas(idle)
   }
 
   /**
@@ -966,7 +990,8 @@ export class NodeRuntime {
     const wantedBack: number[] = []
     for (const key of frame.keys) {
       this.store.transition(key, KeyEvent.HandOverAcked)
-      // An intent that began while the key was leaving asks for it now.
+      // Still wanted here (an intent began while the key was leaving, or a
+      // contested key under relocation-only): asked back at the next clock.
       if (this.intents.interest[key] > 0) wantedBack.push(key)
       if (this.localizeAfterAck.delete(key)) {
         this.store.transition(key, KeyEvent.Localize)
@@ -978,7 +1003,20 @@ export class NodeRuntime {
       this.lengthOf,
       this.send,
     )
-    if (wantedBack.length > 0) this.acquire(wantedBack)
+    for (const key of wantedBack) this.wantedBack.add(key)
+  }
+
+  /**
+   * A worker's clock advanced: ask again for keys this node handed away while
+   * it still had intent for them. Waiting for the clock, rather than asking
+   * at the acknowledgement, bounds how often a key contested under
+   * `relocation-only` can move: once per clock, not as fast as the links go.
+   */
+  onClockAdvanced(): void {
+    if (this.wantedBack.size === 0) return
+    const keys = [...this.wantedBack].filter((key) => this.intents.interest[key] > 0)
+    this.wantedBack.clear()
+    if (keys.length > 0) this.acquire(keys)
   }
 
   /** A key's home learns its new owner. */

@@ -60,6 +60,7 @@ export class Worker {
     this.node.assertOpen("advanceClock")
     const clock = ++this.logicalClock
     this.node.intents.advance(this.intentSlot, clock)
+    this.node.onClockAdvanced()
     return clock
   }
 

@@ -2,7 +2,7 @@
  * The consistency contract (DESIGN.md §5) as seeded properties over random
  * workloads: items 1, 3, 4, 5 and 7 under relocation, and with replicas
  * (nups, full-replication) items 1, 2, 4 and 6 as well, sync rounds driven by
- * a TestClock. Plus pinned regression seeds and the negative controls that
+ * a TestClock; under intents (adaptive and its ablations) all seven. Plus pinned regression seeds and the negative controls that
  * prove the properties can fail.
  *
  * Runs are deterministic: fast-check's seed fixes the workloads and each
@@ -57,6 +57,24 @@ describe("consistency contract", () => {
       { seed: seed + 4, numRuns: 300 * scale },
     )
   })
+
+  const intents = workloadArbitrary({ intentWeight: 5 })
+
+  it("holds under random intents and clock advances (adaptive)", async () => {
+    await fc.assert(
+      fc.asyncProperty(intents, (w) => runWorkload(w, { policy: "adaptive" })),
+      { seed: seed + 5, numRuns: 500 * scale },
+    )
+  })
+
+  it("holds under the ablations replication-only and relocation-only", async () => {
+    for (const [i, policy] of (["replication-only", "relocation-only"] as const).entries()) {
+      await fc.assert(
+        fc.asyncProperty(intents, (w) => runWorkload(w, { policy })),
+        { seed: seed + 6 + i, numRuns: 150 * scale },
+      )
+    }
+  })
 })
 
 describe("negative controls: the properties catch a broken protocol", () => {
@@ -85,8 +103,19 @@ describe("negative controls: the properties catch a broken protocol", () => {
     assert.equal(result.failed, true, "a duplicated push went unnoticed")
   })
 
+  it("catches intent-driven moves that drop the requests they parked", async () => {
+    const result = await fc.check(
+      fc.asyncProperty(
+        workloadArbitrary({ laneKeys: { min: 1, max: 3 }, intentWeight: 8 }),
+        (w) => runWorkload(w, { policy: "adaptive", faults: { dropParkedRequests: true } }),
+      ),
+      { seed, numRuns: 300, endOnFailure: true },
+    )
+    assert.equal(result.failed, true, "dropping requests parked for intents went unnoticed")
+  })
+
   it("catches a sync delta applied twice at the owner", async () => {
-    for (const policy of ["nups", "full-replication"] as const) {
+    for (const policy of ["nups", "full-replication", "adaptive"] as const) {
       const result = await fc.check(
         fc.asyncProperty(
           workloadArbitrary(),
@@ -104,5 +133,25 @@ describe("pinned regressions (each a counterexample a property once found)", () 
     // Seed 20261126 of the static-policy property: node 0 released the barrier
     // before it knew node 1 had a worker at all, and node 1's worker hung.
     await runWorkload({ nodes: 2, workersPerNode: 1, laneKeys: 3, seed: 0, delayMax: 0, steps: [] })
+  })
+
+  it("a replica dropped with operations waiting on it serves them before its last delta leaves", async () => {
+    // Seed 20261130 of the ablations property (replication-only): a push and
+    // then a pull parked for a replica; the intent ended before it arrived,
+    // and the drop's delta was queued behind the pull, which read the owner
+    // without the worker's own push (read-your-writes).
+    await runWorkload({
+      nodes: 2,
+      workersPerNode: 1,
+      laneKeys: 3,
+      seed: 0,
+      delayMax: 0,
+      steps: [
+        { kind: "intent", worker: 0, keys: [654, 0], ahead: 0, clocks: 1 },
+        { kind: "write", worker: 0, slot: 0, set: false },
+        { kind: "pull", worker: 0, keys: [955, 0], sync: false },
+        { kind: "advance", worker: 0 },
+      ],
+    }, { policy: "replication-only" })
   })
 })
