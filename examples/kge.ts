@@ -21,7 +21,7 @@
  */
 import process from "node:process"
 import { Cluster, type SampleHandle, type Worker } from "../mod.ts"
-import { syntheticGraph } from "./data/synthetic.ts"
+import { splitGraph, syntheticGraph } from "./data/synthetic.ts"
 import { readWordNet, wn18rrLike } from "./data/wordnet.ts"
 import { intFlag, intListFlag, numberFlag, parseFlags, policyOption } from "./lib/flags.ts"
 import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
@@ -35,7 +35,7 @@ import {
 } from "./lib/kge_model.ts"
 import { epochOrder } from "./lib/mf_plain.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
-import { hashUnit, Random } from "./lib/random.ts"
+import { hashUnit } from "./lib/random.ts"
 import { type EpochRecord, formatSummary, phaseStats, summarize, writeJson } from "./lib/report.ts"
 import type { CommonFlags } from "./lib/flags.ts"
 import type { RunSummary } from "./lib/report.ts"
@@ -90,30 +90,9 @@ export function loadGraph(own: Record<string, unknown>, seed: number): KgeData {
   }
   const [entities, relations, triples] = intListFlag(own, "synthetic", 3)
   const g = syntheticGraph({ entities, relations, triples, seed })
-  // Distinct triples, split 90/5/5; valid/test triples with an entity unseen in training are dropped.
-  const seen = new Set<number>()
-  const all: number[] = []
-  for (let n = 0; n < triples; n++) {
-    const id = (g.head[n] * relations + g.relation[n]) * entities + g.tail[n]
-    if (!seen.has(id)) seen.add(id), all.push(g.head[n], g.relation[n], g.tail[n])
-  }
-  const count = all.length / 3
-  const order = new Random(seed + 1).permutation(count)
-  const pick = (from: number, to: number) =>
-    Uint32Array.from(
-      { length: (to - from) * 3 },
-      (_, i) => all[3 * order[from + (i / 3 | 0)] + i % 3],
-    )
-  const a = Math.round(count * 0.9), b = Math.round(count * 0.95)
-  const train = pick(0, a)
-  const known = new Uint8Array(entities)
-  for (let i = 0; i < train.length; i += 3) known[train[i]] = known[train[i + 2]] = 1
-  const keep = (s: Uint32Array) =>
-    Uint32Array.from(
-      [...s].filter((_, i) => known[s[i - (i % 3)]] && known[s[i - (i % 3) + 2]]),
-    )
+  const { train, valid, test, count } = splitGraph(g, { seed: seed + 1, shares: [0.9, 0.05] })
   const source = `synthetic ${entities} entities, ${relations} relations, ${count} triples`
-  return { entities, relations, train, valid: keep(pick(a, b)), test: keep(pick(b, count)), source }
+  return { entities, relations, train, valid, test, source }
 }
 
 export interface KgeOptions {

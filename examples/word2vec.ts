@@ -41,7 +41,7 @@ import {
   summarize,
   writeJson,
 } from "./lib/report.ts"
-import { sgnsStep, synonymAuc, topicShare } from "./lib/w2v_model.ts"
+import { keptShare, sgnsStep, synonymAuc, topicShare } from "./lib/w2v_model.ts"
 
 const USAGE = `usage: word2vec.ts (--brown | --synthetic topics,wordsPerTopic,sentences)
   [--dim 100] [--window 5] [--negatives 5] [--rate 0.025] [--subsample 0.001] [--min-count 5]
@@ -318,7 +318,7 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
       wordStart: cluster.table("word").start,
       contextStart: cluster.table("context").start,
       // Subsampling keeps an unknown share; the expected share is close enough for a schedule.
-      horizon: common.epochs * keptShare(data, options.subsample) * tokens /
+      horizon: common.epochs * keptShare(data.counts, options.subsample) * tokens /
         (cluster.localNodes.length * common.workers),
       progress: makeProgress({
         quiet: common.quiet,
@@ -331,7 +331,7 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
     const records: EpochRecord[] = []
     for (let epoch = 1; epoch <= common.epochs; epoch++) {
       run.done = 0
-      run.progress.begin(epoch, Math.round(keptShare(data, options.subsample) * tokens))
+      run.progress.begin(epoch, Math.round(keptShare(data.counts, options.subsample) * tokens))
       const before = cluster.stats()
       const started = performance.now()
       const results = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch)))
@@ -359,16 +359,6 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
   } finally {
     await cluster.close()
   }
-}
-
-/** The expected share of tokens subsampling keeps. */
-function keptShare(data: W2vData, subsample: number): number {
-  const total = data.corpus.tokens.length
-  if (subsample <= 0) return 1
-  const t = subsample * total
-  let kept = 0
-  for (const c of data.counts) kept += c * Math.min(1, Math.sqrt(t / Math.max(1, c)))
-  return kept / total
 }
 
 /** Run the example with command-line `args`; returns what `--json` writes. */

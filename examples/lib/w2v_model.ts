@@ -171,3 +171,14 @@ export function synonymAuc(
   if (positives === 0) return 0.5
   return (rankSum - positives * (positives + 1) / 2) / (positives * negatives)
 }
+
+/** The expected share of tokens that subsampling (keep with probability √(t / count)) keeps. */
+export function keptShare(counts: Uint32Array, subsample: number): number {
+  let total = 0
+  for (const c of counts) total += c
+  if (subsample <= 0 || total === 0) return 1
+  const t = subsample * total
+  let kept = 0
+  for (const c of counts) kept += c * Math.min(1, Math.sqrt(t / Math.max(1, c)))
+  return kept / total
+}
