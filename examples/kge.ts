@@ -297,6 +297,9 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
       const before = cluster.stats()
       const started = performance.now()
       const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch)))
+      // A barrier orders operations at the owners; replicas (adaptive, nups, ...) are
+      // fresh only after waitSync, and evaluation may read them.
+      await Promise.all(tasks.map((task) => task.worker.waitSync()))
       await Promise.all(tasks.map((task) => task.worker.barrier()))
       const seconds = (performance.now() - started) / 1000
       const phase = phaseStats(before, cluster.stats())

@@ -315,6 +315,9 @@ async function trainEpochs(
     const before = run.cluster.stats()
     const started = performance.now()
     const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch, rate)))
+    // A barrier orders operations at the owners; replicas (adaptive, nups, ...) are
+    // fresh only after waitSync, and evaluation may read them.
+    await Promise.all(tasks.map((task) => task.worker.waitSync()))
     await Promise.all(tasks.map((task) => task.worker.barrier()))
     const seconds = (performance.now() - started) / 1000
     const phase = phaseStats(before, run.cluster.stats())
