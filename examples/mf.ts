@@ -4,12 +4,15 @@
  * Rows and columns of the rating matrix are keys in two tables (`row`,
  * `col`), each value [factors (rank floats), bias]. Data points are
  * partitioned across workers by row, balancing the number of ratings; each
- * worker signals that it needs its own rows for the rest of training, so
- * under a relocating policy they move to its node and its pulls and pushes
- * of them are local; columns are shared by every worker. Each worker runs
- * SGD over its ratings in a seeded order, one two-key pull and push per
- * rating (synchronous when both keys are local), and advances its clock once
- * per mini-batch. The step size follows the bold driver. After each epoch
+ * worker signals intent for its own rows for the rest of training (under
+ * `lapse`/`nups`, a `localize`), so they move to its node and its pulls and
+ * pushes of them are local; columns are shared by every worker. Each worker
+ * runs SGD over its ratings in a seeded order, one two-key pull and push per
+ * rating (synchronous when both keys are local), advances its clock once per
+ * mini-batch, and signals the keys of the mini-batch
+ * `INTENT_LOOKAHEAD_CLOCKS` ahead, so that `adaptive` replicates the shared
+ * columns in time. The cluster starts with `Cluster.start`: in-process, or
+ * one node per process under the launcher. The step size follows the bold driver. After each epoch
  * the workers meet at a barrier and the test RMSE is computed from a pull of
  * both tables.
  *
@@ -19,13 +22,20 @@
  */
 import { readFileSync } from "node:fs"
 import process from "node:process"
-import { Cluster, type ClusterOptions, type Worker } from "../mod.ts"
+import { Cluster, type PolicyName, type Worker } from "../mod.ts"
 import { parseMatrixMarket } from "./data/matrix_market.ts"
 import { loadMovieLensRdb } from "./data/r_data.ts"
 import { meanOf, parseMovieLensCsv, type Ratings, splitRatings } from "./data/ratings.ts"
 import { syntheticRatings } from "./data/synthetic.ts"
-import { type CommonFlags, intFlag, intListFlag, numberFlag, parseFlags } from "./lib/flags.ts"
-import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
+import {
+  type CommonFlags,
+  intFlag,
+  intListFlag,
+  numberFlag,
+  parseFlags,
+  policyOption,
+} from "./lib/flags.ts"
+import { FOREVER, INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import { epochOrder } from "./lib/mf_plain.ts"
 import {
   boldDriver,
@@ -49,7 +59,7 @@ import {
 const USAGE =
   `usage: mf.ts (--synthetic rows,cols,nnz | --movielens Rdata.rdb|ratings.csv | --train x.mmc --test y.mmc)
   [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256]
-  [--nodes 2] [--workers 1] [--policy lapse|static] [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
+  [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...] [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
 
 const OWN = {
   synthetic: { type: "string" },
@@ -63,9 +73,6 @@ const OWN = {
   biased: { type: "boolean", default: false },
   batch: { type: "string", default: "256" },
 } as const
-
-/** Start the cluster. The one line to change when `Cluster.start` lands. */
-const startCluster = (options: ClusterOptions): Promise<Cluster> => Cluster.local(options)
 
 /** Training and test ratings on one row and column space. */
 export interface MfData {
@@ -142,15 +149,21 @@ interface Run {
   readonly colStart: number
   readonly progress: Progress
   readonly cluster: Cluster
+  readonly policy: PolicyName
   done: number
 }
 
 /**
- * INTENT: tell roam which keys the mini-batch `INTENT_LOOKAHEAD_CLOCKS`
- * ahead of `batch` touches, so they can be local by the time it runs.
+ * INTENT: tell roam which keys mini-batch `batch` touches; it will run at
+ * clock `clock` (the worker advances its clock once per mini-batch).
  */
-function signalNextBatch(run: Run, task: WorkerTask, order: Uint32Array, batch: number): void {
-  const from = (batch + INTENT_LOOKAHEAD_CLOCKS) * run.batch
+function signalBatch(
+  run: Run,
+  task: WorkerTask,
+  order: Uint32Array,
+  at: { batch: number; clock: number },
+): void {
+  const from = at.batch * run.batch
   const to = Math.min(order.length, from + run.batch)
   if (from >= to) return
   const keys = task.lookahead
@@ -159,8 +172,9 @@ function signalNextBatch(run: Run, task: WorkerTask, order: Uint32Array, batch: 
     keys[2 * (i - from)] = run.rowStart + run.train.row[n]
     keys[2 * (i - from) + 1] = run.colStart + run.train.col[n]
   }
-  const clock = task.worker.clock + INTENT_LOOKAHEAD_CLOCKS
-  signalIntent(task.worker, keys.subarray(0, 2 * (to - from)), clock, clock + 1)
+  // `intent` copies the keys, so the buffer is reused.
+  const signal = { keys: keys.subarray(0, 2 * (to - from)), policy: run.policy }
+  signalIntent(task.worker, { ...signal, start: at.clock, end: at.clock + 1 })
 }
 
 /** One epoch of SGD over one worker's ratings; returns the sum of squared errors. */
@@ -169,10 +183,15 @@ async function runEpoch(run: Run, task: WorkerTask, epoch: number, rate: number)
   const { worker, keys, values, deltas } = task
   const order = epochOrder(task.points, hyper.seed, epoch, task.index)
   let loss = 0
+  // The first mini-batches of the epoch: batch b runs at clock now + b + 1.
+  for (let b = 0; b < INTENT_LOOKAHEAD_CLOCKS; b++) {
+    signalBatch(run, task, order, { batch: b, clock: worker.clock + b + 1 })
+  }
   for (let i = 0; i < order.length; i++) {
     if (i % run.batch === 0) {
-      worker.advanceClock()
-      signalNextBatch(run, task, order, i / run.batch)
+      const clock = worker.advanceClock()
+      const ahead = i / run.batch + INTENT_LOOKAHEAD_CLOCKS
+      signalBatch(run, task, order, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
       if (i > 0) run.progress.tick(run.done += run.batch)
     }
     const n = order[i]
@@ -208,9 +227,9 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
   const { common, hyper, batch } = options
   const { train, test } = data
   const length = valueLength(hyper)
-  const cluster = await startCluster({
+  const cluster = await Cluster.start({
     nodes: common.nodes,
-    policy: common.policy,
+    policy: policyOption(common.policy, train.rows + train.cols),
     seed: common.seed,
     tables: [
       { name: "row", keys: train.rows, length, init: (key, v) => initValue(hyper, 0, key, v) },
@@ -235,6 +254,7 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
         localShare: () => cluster.stats().localShare,
       }),
       cluster,
+      policy: common.policy,
       done: 0,
     }
     const tasks = await makeTasks(run, common.workers)
@@ -273,7 +293,8 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
   await Promise.all(tasks.map((task) => {
     const rows: number[] = []
     for (let r = 0; r < train.rows; r++) if (owner[r] === task.index) rows.push(run.rowStart + r)
-    return signalIntent(task.worker, rows, task.worker.clock, Infinity)
+    const signal = { keys: rows, start: task.worker.clock, end: FOREVER }
+    return signalIntent(task.worker, { ...signal, policy: run.policy })
   }))
   return tasks
 }
@@ -294,6 +315,9 @@ async function trainEpochs(
     const before = run.cluster.stats()
     const started = performance.now()
     const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch, rate)))
+    // A barrier orders operations at the owners; replicas (adaptive, nups, ...) are
+    // fresh only after waitSync, and evaluation may read them.
+    await Promise.all(tasks.map((task) => task.worker.waitSync()))
     await Promise.all(tasks.map((task) => task.worker.barrier()))
     const seconds = (performance.now() - started) / 1000
     const phase = phaseStats(before, run.cluster.stats())

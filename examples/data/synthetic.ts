@@ -134,6 +134,45 @@ export function syntheticGraph(options: SyntheticGraphOptions): Triples {
   return { entities, relations, head, relation, tail }
 }
 
+/**
+ * Distinct triples packed as (head, relation, tail) triplets and split
+ * (train, valid, rest) by `shares`, seeded; valid and test triples with an
+ * entity unseen in training are dropped, as in WN18RR.
+ */
+export function splitGraph(
+  g: Triples,
+  options: { seed: number; shares: readonly [number, number] },
+): { train: Uint32Array; valid: Uint32Array; test: Uint32Array; count: number } {
+  const seen = new Set<number>()
+  const all: number[] = []
+  for (let n = 0; n < g.head.length; n++) {
+    const id = (g.head[n] * g.relations + g.relation[n]) * g.entities + g.tail[n]
+    if (!seen.has(id)) seen.add(id), all.push(g.head[n], g.relation[n], g.tail[n])
+  }
+  const count = all.length / 3
+  const order = new Random(options.seed).permutation(count)
+  const pick = (from: number, to: number) => {
+    const out = new Uint32Array((to - from) * 3)
+    for (let i = from; i < to; i++) {
+      for (let j = 0; j < 3; j++) out[3 * (i - from) + j] = all[3 * order[i] + j]
+    }
+    return out
+  }
+  const a = Math.round(count * options.shares[0])
+  const b = a + Math.round(count * options.shares[1])
+  const train = pick(0, a)
+  const known = new Uint8Array(g.entities)
+  for (let i = 0; i < train.length; i += 3) known[train[i]] = known[train[i + 2]] = 1
+  const keep = (split: Uint32Array) => {
+    const out: number[] = []
+    for (let i = 0; i < split.length; i += 3) {
+      if (known[split[i]] && known[split[i + 2]]) out.push(split[i], split[i + 1], split[i + 2])
+    }
+    return Uint32Array.from(out)
+  }
+  return { train, valid: keep(pick(a, b)), test: keep(pick(b, count)), count }
+}
+
 /** A corpus as one token-id array with sentence boundaries. */
 export interface Corpus {
   /** The word of each id. */

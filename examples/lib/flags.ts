@@ -9,7 +9,7 @@
  * `parseArgs` itself (strict mode).
  */
 import { parseArgs } from "node:util"
-import type { PolicyName } from "../../mod.ts"
+import type { PolicyName, PolicyOption } from "../../mod.ts"
 
 export interface CommonFlags {
   readonly nodes: number
@@ -29,7 +29,7 @@ type OptionSpec = Record<
 const COMMON = {
   nodes: { type: "string", default: "2" },
   workers: { type: "string", default: "1" },
-  policy: { type: "string", default: "lapse" },
+  policy: { type: "string", default: "adaptive" },
   epochs: { type: "string", default: "10" },
   seed: { type: "string", default: "1" },
   json: { type: "string" },
@@ -37,7 +37,16 @@ const COMMON = {
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies OptionSpec
 
-const POLICIES: readonly string[] = ["static", "lapse"]
+/** Every policy of roam; "nups" replicates each node's 1% most accessed keys. */
+const POLICIES: readonly string[] = [
+  "adaptive",
+  "static",
+  "lapse",
+  "nups",
+  "full-replication",
+  "replication-only",
+  "relocation-only",
+]
 
 /** Parse `args` into the common flags and the example's own (as strings/booleans). */
 export function parseFlags<T extends OptionSpec>(
@@ -99,4 +108,13 @@ export function intListFlag(
     )
   }
   return parts
+}
+
+/**
+ * The cluster's `policy` option for `--policy`: `nups` needs its hot keys,
+ * here each node's 1% most accessed keys (counted until the first barrier).
+ */
+export function policyOption(policy: PolicyName, keys: number): PolicyOption {
+  if (policy !== "nups") return policy
+  return { name: "nups", hot: { hottest: Math.max(1, Math.ceil(keys / 100)) } }
 }

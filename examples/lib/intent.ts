@@ -3,37 +3,43 @@
  *
  * A data loader knows which keys its next mini-batches will touch, so it is
  * the natural place to say so: "this worker needs these keys from clock
- * `startClock` until `endClock`". The intent API (`worker.intent(keys,
- * startClock, endClock)`, with `worker.advanceClock()` once per mini-batch) is
- * being built; until it lands, `signalIntent` maps an intent onto what the
- * worker API offers today. A long-lived intent (`endClock` = Infinity: "for
- * the rest of training", such as a worker's own rows) becomes `localize`,
- * which relocates the keys under a relocating policy (`lapse`) and does
- * nothing under `static`. Short-lived intents (a few clocks ahead, such as
- * the columns of the next mini-batches) have no equivalent yet and are
- * dropped. When the intent API lands, replace the body with one call.
+ * `start` until `end`" (`worker.intent`), with `worker.advanceClock()` once
+ * per mini-batch. Under an intent-driven policy (`adaptive`, the default, and
+ * its ablations) roam makes the keys local just before `start` and lets them
+ * go after `end`; under the other policies the call is accepted and ignored,
+ * so one loader runs under every policy. The hand-placed variant stays for
+ * `lapse` and `nups`, which have no intent: a long-lived intent (`end` =
+ * `FOREVER`, such as a worker's own rows) becomes `localize`, which relocates
+ * the keys to the worker's node. Short intents have no hand-placed
+ * equivalent and are only signalled.
  */
-import type { Keys, Worker } from "../../mod.ts"
+import type { Keys, PolicyName, Worker } from "../../mod.ts"
 
 /** Mini-batches ahead at which loaders signal their keys. */
 export const INTENT_LOOKAHEAD_CLOCKS = 2
 
+/** The end clock of an intent that lasts for the rest of training. */
+export const FOREVER = Number.MAX_SAFE_INTEGER
+
+/** Policies that place keys by hand (`localize`) rather than by intent. */
+const HAND_PLACED: ReadonlySet<PolicyName> = new Set<PolicyName>(["lapse", "nups"])
+
+/** One intent: the keys, the clocks `[start, end)`, and the run's policy. */
+export interface IntentSignal {
+  readonly keys: Keys
+  readonly start: number
+  readonly end: number
+  readonly policy: PolicyName
+}
+
 /**
- * INTENT: the single place the examples declare future accesses. Resolves
- * once the keys are where the current API can put them.
+ * INTENT: the single place the examples declare future accesses. Returns a
+ * promise only for a hand-placed long-lived intent (resolved once the keys
+ * are local); intents proper take effect in the background.
  */
-export function signalIntent(
-  worker: Worker,
-  keys: Keys,
-  startClock: number,
-  endClock: number,
-): Promise<void> | undefined {
-  // TODO(intent): `return worker.intent(keys, startClock, endClock)` once it exists.
-  if (startClock < worker.clock) {
-    throw new RangeError(
-      `intent starts at clock ${startClock}, before the worker's ${worker.clock}`,
-    )
-  }
-  if (endClock === Infinity) return worker.localize(keys)
+export function signalIntent(worker: Worker, signal: IntentSignal): Promise<void> | undefined {
+  const { keys, start, end, policy } = signal
+  worker.intent(keys, start, end)
+  if (end === FOREVER && HAND_PLACED.has(policy)) return worker.localize(keys)
   return undefined
 }
