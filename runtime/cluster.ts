@@ -122,7 +122,7 @@ export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
   })
 
 /** The policy's hot keys must be keys of the key space. */
-function checkHotKeys(policy: Policy, space: KeySpace): void {
+export function checkHotKeys(policy: Policy, space: KeySpace): void {
   if (policy.replicateAtStart === "all") return
   for (const key of policy.replicateAtStart) {
     if (key >= space.keys) {
@@ -136,7 +136,7 @@ function checkHotKeys(policy: Policy, space: KeySpace): void {
  * replica arrives, the node's operations on the key wait for it (the key is
  * expected), so the cluster is usable at once.
  */
-function startReplicas(node: NodeRuntime, policy: Policy, space: KeySpace): void {
+export function startReplicas(node: NodeRuntime, policy: Policy, space: KeySpace): void {
   const wanted = policy.replicateAtStart
   const keys: number[] = []
   if (wanted === "all") {
@@ -179,6 +179,8 @@ export class Cluster {
   readonly policy: Policy
   /** The nodes living in this process (all of them, for `Cluster.local`). */
   readonly localNodes: readonly Node[]
+  /** Number of nodes in the whole cluster, in this process or not. */
+  readonly nodes: number
   private closed = false
 
   private constructor(
@@ -191,6 +193,7 @@ export class Cluster {
     this.space = space
     this.policy = policy
     this.localNodes = nodes
+    this.nodes = nodes[0].runtime.nodes
   }
 
   /** Start `options.nodes` nodes in this process over the memory transport. */

@@ -19,12 +19,21 @@
  */
 import process from "node:process"
 import { Effect, Layer, Scope } from "effect"
-import { checkOptions, Cluster, type ClusterOptions, makeNode, Node } from "./cluster.ts"
+import {
+  checkHotKeys,
+  checkOptions,
+  Cluster,
+  type ClusterOptions,
+  makeNode,
+  Node,
+  startReplicas,
+} from "./cluster.ts"
 import { checkFrame, decodeFrame } from "./codec.ts"
 import { configLayer, resolveConfig } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
 import { faultLayer } from "./fault.ts"
 import { resolvePolicy } from "./policy.ts"
+import { makeSamplingContext, resolveSampling } from "./sampling_context.ts"
 import { Transport, TransportError } from "./transport.ts"
 import { WsEndpoint } from "./ws_transport.ts"
 
@@ -84,6 +93,12 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
   const space = checkOptions(clusterOptions)
   const policy = resolvePolicy(options.policy)
   const config = resolveConfig(options.config)
+  checkHotKeys(policy, space)
+  const sampling = makeSamplingContext(space, {
+    seed: options.seed ?? 0,
+    sampling: resolveSampling(options.sampling),
+    config,
+  })
   const endpoint = await WsEndpoint.listen({
     id: placement.id,
     nodes,
@@ -116,7 +131,8 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
   const program = Effect.gen(function* () {
     const scope = yield* Scope.make()
     const node = yield* makeNode(placement.id, space, policy).pipe(Scope.provide(scope))
-    return Cluster.assemble({ space, policy, nodes: [new Node(node)], scope }, endpoint)
+    startReplicas(node, policy, space)
+    return Cluster.assemble({ space, policy, nodes: [new Node(node, sampling)], scope }, endpoint)
   })
   return await Effect.runPromise(program.pipe(Effect.provide(layer)))
 }

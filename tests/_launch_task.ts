@@ -8,6 +8,11 @@
  *         to every key; after a barrier every node pulls every key and checks
  *         the owner's value is exactly the sum of all pushes. Exit 0 if so.
  *         An extra argument is added to the expected sum (a negative control).
+ *   intent: the same pushes under `adaptive`, placed by intents instead: each
+ *         round a node signals intent for a rotating third of the keys (they
+ *         relocate), and for every tenth key all along (wanted by every node,
+ *         so replicated), pushes, and advances its clock; after waitSync every node reads every key from
+ *         its own copy where it has one (item 2) and checks the exact sum.
  *   kill: node 2 SIGKILLs itself while the others keep pulling keys it owns;
  *         they must fail with PeerLost naming node 2 (exit 3), not hang.
  */
@@ -24,17 +29,30 @@ const ROUNDS = 12
 const cluster = await Cluster.start({
   nodes: 3,
   tables: [{ name: "w", keys: KEYS, length: LENGTH }],
-  policy: "lapse",
+  policy: mode === "intent" ? "adaptive" : "lapse",
   config: { heartbeatMs: 100, peerTimeoutMs: 2_000 },
 })
 const nodes = cluster.localNodes[0].runtime.nodes
 const allKeys = Uint32Array.from({ length: KEYS }, (_, k) => k)
 
 async function push(worker: Worker, id: number): Promise<boolean> {
+  // Every tenth key is wanted by all nodes for the whole run: replicated.
+  if (mode === "intent") worker.intent(allKeys.filter((k) => k % 10 === 0), 0, ROUNDS + 1)
   for (let round = 0; round < ROUNDS; round++) {
-    await worker.localize(allKeys.filter((k) => (k + round) % nodes === id))
+    const mine = allKeys.filter((k) => (k + round) % nodes === id)
+    if (mode === "intent") worker.intent(mine, round)
+    else await worker.localize(mine)
     worker.push(allKeys, new Float32Array(KEYS * LENGTH).fill((id + 1) * (round + 1)))
+    worker.advanceClock()
     await worker.barrier()
+  }
+  if (mode === "intent") {
+    await worker.waitSync()
+    await worker.barrier()
+    const stats = cluster.localNodes[0].stats()
+    console.log(
+      `node ${id}: ${stats.relocationsIn} keys moved in, ${stats.replicasCreated} replicas`,
+    )
   }
   const expected = (nodes * (nodes + 1) / 2) * (ROUNDS * (ROUNDS + 1) / 2) + expectOffset
   const values = await worker.pull(allKeys)

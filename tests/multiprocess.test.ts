@@ -44,6 +44,14 @@ describe("multi-process cluster (launcher)", () => {
     assert.equal(exactLines(lines).length, 3, lines.join("\n"))
   })
 
+  it(`3 ${thisRuntime} processes: intents place keys (adaptive), sums exact`, slow, async () => {
+    const { code, lines } = await run(["intent"])
+    assert.equal(code, 0, lines.join("\n"))
+    assert.equal(exactLines(lines).length, 3, lines.join("\n"))
+    const placed = lines.filter((l) => /: [1-9]\d* keys moved in, [1-9]\d* replicas$/.test(l))
+    assert.ok(placed.length >= 1, `no node saw both moves and replicas:\n${lines.join("\n")}`)
+  })
+
   it("Deno and Bun nodes mixed in one cluster sum exactly", slow, async () => {
     const { code, lines } = await run(["push"], "mixed")
     assert.equal(code, 0, lines.join("\n"))
