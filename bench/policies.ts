@@ -93,14 +93,14 @@ interface Setup {
 const hotKeys = (ranking: Uint32Array, k: number): number[] => Array.from(ranking.subarray(0, k))
 
 /**
- * The setups, baseline first. The extension point for the AdaPM policies:
- * once `worker.intent` and the policies exist, add
- *   { label: "adaptive", policy: "adaptive", signal: { kind: "intent", ahead: AHEAD } }
- * and likewise `replication-only` and `relocation-only`; the worker loop
- * already drives the `intent` signal.
+ * The setups, baseline first: the hand-placed ones (lapse and nups localize
+ * ahead, nups with hot sets of several sizes), then the intent-driven ones
+ * (adaptive, untuned, and its two ablations), which signal each batch's keys
+ * `AHEAD` clocks before use.
  */
 function setups(ranking: Uint32Array): Setup[] {
   const localize: Signal = { kind: "localize", ahead: AHEAD }
+  const intent: Signal = { kind: "intent", ahead: AHEAD }
   return [
     { label: "static", policy: "static", signal: { kind: "none" } },
     { label: "lapse", policy: "lapse", signal: localize },
@@ -110,6 +110,9 @@ function setups(ranking: Uint32Array): Setup[] {
       signal: localize,
     })),
     { label: "full-replication", policy: "full-replication", signal: { kind: "none" } },
+    { label: "adaptive", policy: "adaptive", signal: intent },
+    { label: "replication-only", policy: "replication-only", signal: intent },
+    { label: "relocation-only", policy: "relocation-only", signal: intent },
   ]
 }
 
@@ -123,15 +126,6 @@ function replicatedKeys(setup: Setup): readonly number[] {
   return []
 }
 
-/** The worker API of intent signalling (AdaPM), not built yet. */
-type IntentWorker = Worker & { intent(keys: Keys, start: number, end: number): void }
-
-function asIntentWorker(worker: Worker): IntentWorker {
-  if (typeof (worker as Partial<IntentWorker>).intent !== "function") {
-    throw new Error("policies: the intent signal needs worker.intent, which is not built yet")
-  }
-  return worker as IntentWorker
-}
 
 // ------------------------------------------------------------------ workload
 
@@ -205,7 +199,7 @@ async function runWorker(
   const out = new Float32Array(BATCH_KEYS * LENGTH)
   const ahead = signal.kind === "none" ? 0 : signal.ahead
   const localized: (Promise<void> | undefined)[] = []
-  const intents = signal.kind === "intent" ? asIntentWorker(worker) : undefined
+  const intents = signal.kind === "intent" ? worker : undefined
   // Step s runs at clock `clock0 + s`: advanceClock is called once per step.
   const clock0 = worker.clock
   const announce = (s: number) => {
