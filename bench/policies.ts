@@ -126,7 +126,6 @@ function replicatedKeys(setup: Setup): readonly number[] {
   return []
 }
 
-
 // ------------------------------------------------------------------ workload
 
 /** Initial value: small integers, so that init + the sum of integer deltas is exact. */
