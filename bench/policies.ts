@@ -40,7 +40,7 @@ import { dirname } from "node:path"
 import process from "node:process"
 import { setImmediate } from "node:timers"
 import { parseArgs } from "node:util"
-import { Cluster, type ClusterStats, type Keys, type PolicyOption, type Worker } from "../mod.ts"
+import { Cluster, type ClusterStats, type PolicyOption, type Worker } from "../mod.ts"
 import { median, random, zipfMass, zipfRanking, zipfSampler } from "./_harness.ts"
 
 // Bun's global is not in Deno's type library; Deno's is.

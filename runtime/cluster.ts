@@ -52,6 +52,13 @@ export interface ClusterStats {
   readonly total: NodeStats
   /** Share of pulled and pushed keys served from the local store, 0 to 1. */
   readonly localShare: number
+  /** Sync rounds (with replicas to sync) per second and per node, since the nodes started. */
+  readonly syncRoundsPerSecond: number
+  /** Replica keys and bytes a sync round sent, on average. */
+  readonly syncKeysPerRound: number
+  readonly syncBytesPerRound: number
+  /** Per local node and worker: how many clocks ahead its intents take effect now. */
+  readonly intentWindows: readonly (readonly number[])[]
 }
 
 const NODES_MAX = 64
@@ -162,7 +169,7 @@ export class Node {
   }
 
   stats(): NodeStats {
-    return { ...this.runtime.stats }
+    return { ...this.runtime.stats, replicasHeld: this.runtime.replicas.count }
   }
 }
 
@@ -282,7 +289,17 @@ export class Cluster {
   stats(): ClusterStats {
     const nodes = this.localNodes.map((n) => n.stats())
     const total = sumStats(nodes)
-    return { nodes, total, localShare: localShare(total) }
+    const seconds = Math.max(1e-3, this.localNodes[0].runtime.uptimeMs / 1000)
+    const rounds = Math.max(1, total.syncRounds)
+    return {
+      nodes,
+      total,
+      localShare: localShare(total),
+      syncRoundsPerSecond: total.syncRounds / this.localNodes.length / seconds,
+      syncKeysPerRound: total.syncKeysSent / rounds,
+      syncBytesPerRound: total.syncBytesSent / rounds,
+      intentWindows: this.localNodes.map((n) => n.runtime.intents.windows()),
+    }
   }
 
   /** Shut every node down: pending operations fail with `ClusterClosed`. */

@@ -135,6 +135,8 @@ export class NodeRuntime {
   private readonly faults: FaultShape
   private readonly endpoint: Endpoint
   private readonly nowMs: () => number
+  /** When this node started, on its Clock. */
+  private readonly startedMs: number
   private readonly ops = new Map<number, PendingOp>()
   private nextOpId = 1
   private parked: Parked[] = []
@@ -174,6 +176,7 @@ export class NodeRuntime {
     this.endpoint = options.endpoint
     this.log = options.log ?? ((m) => console.warn(m))
     this.nowMs = options.nowMs
+    this.startedMs = options.nowMs()
     this.ordersOps = options.policy.relocatesOnLocalize || options.policy.dropsReplicas
     this.handoffs = new Handoffs(nodes)
     this.directory = new Directory(id, nodes, space.keys)
@@ -233,6 +236,11 @@ export class NodeRuntime {
   }
 
   lengthOf = (key: number): number => this.space.tableOf(key).length
+
+  /** Milliseconds since this node started, on its Clock. */
+  get uptimeMs(): number {
+    return this.nowMs() - this.startedMs
+  }
 
   // ---------------------------------------------------------------- worker side
 

@@ -34,6 +34,8 @@ export interface NodeStats {
   handoffsOverdue: number
   /** Keys pulled or pushed locally that were served by a replica (part of the local counts). */
   replicaKeysLocal: number
+  /** Replicas held here now (a gauge; summed over nodes in a total). */
+  replicasHeld: number
   /** Replicas that arrived here, and replicas dropped here. */
   replicasCreated: number
   replicasDropped: number
@@ -72,6 +74,7 @@ export const newNodeStats = (): NodeStats => ({
   framesRejected: 0,
   handoffsOverdue: 0,
   replicaKeysLocal: 0,
+  replicasHeld: 0,
   replicasCreated: 0,
   replicasDropped: 0,
   syncRounds: 0,

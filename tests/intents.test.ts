@@ -176,6 +176,9 @@ describe("adaptive placement on a cluster", () => {
       assert.equal(total.relocationsIn, 3)
       assert.equal(total.replicasCreated, 1)
       assert.equal(total.replicasDropped, 1)
+      const windows = cluster.stats().intentWindows
+      assert.equal(windows.length, 3)
+      assert.ok(windows[0].length === 1 && windows[0][0] >= 1, `windows ${JSON.stringify(windows)}`)
     } finally {
       await cluster.close()
     }

@@ -50,6 +50,10 @@ describe("replicas", () => {
       assert.equal(stats.total.pushKeysRemote, 0, "pushes all applied locally")
       assert.ok(stats.total.replicaKeysLocal > 0)
       assert.ok(stats.total.syncRounds > 0 && stats.total.syncKeysMerged > 0)
+      assert.equal(stats.total.replicasHeld, KEYS * 2)
+      assert.ok(stats.syncRoundsPerSecond > 0, "sync rounds per second")
+      assert.ok(stats.syncKeysPerRound > 0 && stats.syncKeysPerRound <= KEYS * 2)
+      assert.equal(stats.syncBytesPerRound > stats.syncKeysPerRound * LENGTH * 4, true)
       assert.equal(stats.localShare, 1)
     } finally {
       await cluster.close()
