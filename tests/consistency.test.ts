@@ -63,7 +63,7 @@ describe("consistency contract", () => {
   it("holds under random intents and clock advances (adaptive)", async () => {
     await fc.assert(
       fc.asyncProperty(intents, (w) => runWorkload(w, { policy: "adaptive" })),
-      { seed: seed + 5, numRuns: 500 * scale },
+      { seed: seed + 5, numRuns: 700 * scale },
     )
   })
 
