@@ -56,6 +56,8 @@ class WorkerIntents {
 export class IntentScheduler {
   /** Active intents of this node's workers, per key. */
   readonly interest: Int32Array
+  /** Keys with interest above zero: when none, the data plane skips intent accounting. */
+  interestedKeys = 0
   private readonly workers: WorkerIntents[] = []
   private readonly gained: number[] = []
   private readonly lost: number[] = []
@@ -124,7 +126,9 @@ export class IntentScheduler {
     while (taken < waiting.length && waiting[taken].start <= horizon) {
       const intent = waiting[taken++]
       if (intent.end <= worker.clock) continue
-      for (const key of intent.keys) if (interest[key]++ === 0) this.gained.push(key)
+      for (const key of intent.keys) {
+        if (interest[key]++ === 0) (this.gained.push(key), this.interestedKeys++)
+      }
       insertBy(worker.active, intent, (i) => i.end)
     }
     if (taken > 0) waiting.splice(0, taken)
@@ -133,7 +137,7 @@ export class IntentScheduler {
     while (ended < active.length && active[ended].end <= worker.clock) {
       for (const key of active[ended++].keys) {
         assert(interest[key] > 0, () => `interest in key ${key} below zero`)
-        if (--interest[key] === 0) this.lost.push(key)
+        if (--interest[key] === 0) (this.lost.push(key), this.interestedKeys--)
       }
     }
     if (ended > 0) active.splice(0, ended)

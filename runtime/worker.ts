@@ -92,7 +92,7 @@ export class Worker {
     if (out.length !== this.scanFloats) {
       throw valueLengthMismatch("tryPull output", this.scanFloats, out.length)
     }
-    if (this.node.policy.usesIntent) this.node.countIntentAccess(keys)
+    if (this.node.intents.interestedKeys > 0) this.node.countIntentAccess(keys)
     if (!this.copyOut(keys, out)) return false
     const stats = this.node.stats
     stats.pullKeysLocal += keys.length
@@ -109,7 +109,7 @@ export class Worker {
       throw valueLengthMismatch("pull output", floats, out.length)
     }
     const result = out ?? new Float32Array(floats)
-    if (this.node.policy.usesIntent) this.node.countIntentAccess(keys)
+    if (this.node.intents.interestedKeys > 0) this.node.countIntentAccess(keys)
     if (this.copyOut(keys, result)) {
       const stats = this.node.stats
       stats.pullKeysLocal += keys.length
@@ -219,7 +219,7 @@ export class Worker {
     if (values.length !== this.scanFloats) {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
-    if (this.node.policy.usesIntent) this.node.countIntentAccess(keys)
+    if (this.node.intents.interestedKeys > 0) this.node.countIntentAccess(keys)
     const stats = this.node.stats
     if (this.scanRemote === 0) {
       this.applyIn(type, keys, values)
