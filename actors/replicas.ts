@@ -46,6 +46,45 @@ export class Replicas {
     this.baseSlab(key).release(key)
   }
 
+  /**
+   * Write `key`'s delta (`value − base`, `value` read from its store slab) into
+   * `out` from index 0, and make the base the value: what a sync sends, or a
+   * drop pushes. Returns whether any float of the delta is non-zero.
+   */
+  takeDelta(key: number, slab: TableSlab, out: Float32Array): boolean {
+    const bases = this.baseSlab(key)
+    const at = slab.offsetOf(key)
+    const baseAt = bases.offsetOf(key)
+    const values = slab.values
+    const base = bases.values
+    let changed = false
+    for (let j = 0; j < slab.table.length; j++) {
+      const delta = values[at + j] - base[baseAt + j]
+      if (delta !== 0) changed = true
+      out[j] = delta
+      base[baseAt + j] = values[at + j]
+    }
+    return changed
+  }
+
+  /**
+   * Merge the owner's answer (`answer[answerAt ..]`) into `key`'s value in its
+   * store slab: value = answer + (value − base), the pushes made here since
+   * the sync was sent, and base = answer.
+   */
+  merge(key: number, slab: TableSlab, answer: Float32Array, answerAt: number): void {
+    const bases = this.baseSlab(key)
+    const at = slab.offsetOf(key)
+    const baseAt = bases.offsetOf(key)
+    const data = slab.values
+    const base = bases.values
+    for (let j = 0; j < slab.table.length; j++) {
+      const a = answer[answerAt + j]
+      data[at + j] = a + (data[at + j] - base[baseAt + j])
+      base[baseAt + j] = a
+    }
+  }
+
   has(key: number): boolean {
     return this.baseSlab(key).offsetOf(key) >= 0
   }

@@ -133,6 +133,15 @@ export function holdsValue(state: number): boolean {
   return state === KeyState.Owner || state === KeyState.HandingOver || state === KeyState.Replica
 }
 
+/**
+ * Does a key in this state serve this node's own pulls and pushes from its
+ * local value? (Also needs no earlier operation of the node on the key in
+ * flight: see `NodeRuntime.isReady`.) The hot loops inline this test.
+ */
+export function servesLocally(state: number): boolean {
+  return state === KeyState.Owner || state === KeyState.Replica
+}
+
 export class Store {
   /** One `KeyState` per key of the key space. */
   readonly state: Uint8Array

@@ -19,11 +19,10 @@
  *   deno run -A examples/kge.ts --synthetic 2000,8,30000 [--nodes 2] [--epochs 10]
  *   deno run -A examples/kge.ts --wordnet --dim 128 --epochs 5 --json out.json
  */
-import process from "node:process"
 import { Cluster, type SampleHandle, type Worker } from "../mod.ts"
 import { splitGraph, syntheticGraph } from "./data/synthetic.ts"
 import { readWordNet, wn18rrLike } from "./data/wordnet.ts"
-import { intFlag, intListFlag, numberFlag, parseFlags, policyOption } from "./lib/flags.ts"
+import { intFlag, intListFlag, numberFlag, parseFlags, policyOption, runMain } from "./lib/flags.ts"
 import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import {
   adagradDelta,
@@ -36,7 +35,7 @@ import {
 import { epochOrder } from "./lib/mf_plain.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { hashUnit } from "./lib/random.ts"
-import { type EpochRecord, formatSummary, phaseStats, summarize, writeJson } from "./lib/report.ts"
+import { type EpochRecord, finishRun, phaseStats, summarize } from "./lib/report.ts"
 import type { CommonFlags } from "./lib/flags.ts"
 import type { RunSummary } from "./lib/report.ts"
 
@@ -376,18 +375,7 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
     { ...settings, source: data.source, entities: data.entities },
     epochs,
   )
-  if (!common.quiet) console.log(formatSummary(summary))
-  if (common.json !== undefined) writeJson(common.json, summary)
-  return summary
+  return finishRun(summary, common)
 }
 
-if (import.meta.main) {
-  try {
-    await main(process.argv.slice(2))
-  } catch (error) {
-    console.error(
-      error instanceof RangeError || error instanceof SyntaxError ? error.message : error,
-    )
-    process.exit(1)
-  }
-}
+if (import.meta.main) await runMain(main)

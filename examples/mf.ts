@@ -21,7 +21,6 @@
  *   deno run -A examples/mf.ts --train a.mmc --test b.mmc --rank 32 --json out.json
  */
 import { readFileSync } from "node:fs"
-import process from "node:process"
 import { Cluster, type PolicyName, type Worker } from "../mod.ts"
 import { parseMatrixMarket } from "./data/matrix_market.ts"
 import { loadMovieLensRdb } from "./data/r_data.ts"
@@ -34,6 +33,7 @@ import {
   numberFlag,
   parseFlags,
   policyOption,
+  runMain,
 } from "./lib/flags.ts"
 import { FOREVER, INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import { epochOrder } from "./lib/mf_plain.ts"
@@ -49,11 +49,10 @@ import {
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import {
   type EpochRecord,
-  formatSummary,
+  finishRun,
   phaseStats,
   type RunSummary,
   summarize,
-  writeJson,
 } from "./lib/report.ts"
 
 const USAGE =
@@ -380,18 +379,7 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
     { ...common, ...hyper, source: data.source, baselineRmse },
     epochs,
   )
-  if (!common.quiet) console.log(formatSummary(summary))
-  if (common.json !== undefined) writeJson(common.json, summary)
-  return summary
+  return finishRun(summary, common)
 }
 
-if (import.meta.main) {
-  try {
-    await main(process.argv.slice(2))
-  } catch (error) {
-    console.error(
-      error instanceof RangeError || error instanceof SyntaxError ? error.message : error,
-    )
-    process.exit(1)
-  }
-}
+if (import.meta.main) await runMain(main)

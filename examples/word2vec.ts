@@ -17,7 +17,6 @@
  *   deno run -A examples/word2vec.ts --synthetic 20,100,20000 [--nodes 2] [--epochs 5]
  *   deno run -A examples/word2vec.ts --brown --epochs 3 --json out.json
  */
-import process from "node:process"
 import { Cluster, type SampleHandle, type Worker } from "../mod.ts"
 import { buildCorpus, readBrownCorpus, synonymPairs } from "./data/corpus.ts"
 import { type Corpus, syntheticCorpus } from "./data/synthetic.ts"
@@ -29,17 +28,17 @@ import {
   numberFlag,
   parseFlags,
   policyOption,
+  runMain,
 } from "./lib/flags.ts"
 import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { hashUnit, mix32, Random } from "./lib/random.ts"
 import {
   type EpochRecord,
-  formatSummary,
+  finishRun,
   phaseStats,
   type RunSummary,
   summarize,
-  writeJson,
 } from "./lib/report.ts"
 import { keptShare, sgnsStep, synonymAuc, topicShare } from "./lib/w2v_model.ts"
 
@@ -391,18 +390,7 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
   const epochs = await trainW2v(data, options)
   const { common: _, ...hyper } = options
   const summary = summarize("word2vec", { ...common, ...hyper, source: data.source }, epochs)
-  if (!common.quiet) console.log(formatSummary(summary))
-  if (common.json !== undefined) writeJson(common.json, summary)
-  return summary
+  return finishRun(summary, common)
 }
 
-if (import.meta.main) {
-  try {
-    await main(process.argv.slice(2))
-  } catch (error) {
-    console.error(
-      error instanceof RangeError || error instanceof SyntaxError ? error.message : error,
-    )
-    process.exit(1)
-  }
-}
+if (import.meta.main) await runMain(main)

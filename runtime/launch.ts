@@ -37,7 +37,7 @@ export interface LaunchOptions {
 }
 
 /** A loopback port free a moment ago. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once("error", reject)

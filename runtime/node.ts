@@ -26,7 +26,7 @@ import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
 import { KeyEvent, KeyState } from "../actors/lifecycle.ts"
 import { Replicas } from "../actors/replicas.ts"
-import { Store } from "../actors/store.ts"
+import { servesLocally, Store } from "../actors/store.ts"
 import { Batch, Outbox } from "./batch.ts"
 import { Barrier } from "./barrier.ts"
 import {
@@ -164,6 +164,9 @@ export class NodeRuntime {
   /** Hand-overs granted to intents, next to the replicas granted in `replies`. */
   private readonly grants: Outbox
   private readonly parkBatch = new Batch()
+  /** The last deltas of replicas being dropped, and one key's delta. */
+  private readonly dropBatch = new Batch()
+  private readonly delta: Float32Array
 
   constructor(options: NodeOptions) {
     const { id, nodes, space } = options
@@ -207,6 +210,7 @@ export class NodeRuntime {
       }
     }
     this.replicas = new Replicas(space)
+    this.delta = new Float32Array(space.lengthMax)
     this.accessCounts = options.policy.hottest > 0 ? new Uint32Array(space.keys) : undefined
     this.sync = new ReplicaSync({
       id,
@@ -288,7 +292,7 @@ export class NodeRuntime {
       if (type === FrameType.ReplicaJoin && s !== KeyState.Absent) {
         // Owned, a replica already, or on its way here: nothing to join.
         applied++
-      } else if (s === KeyState.Owner || s === KeyState.Replica) {
+      } else if (servesLocally(s)) {
         // The key became local while this part waited: serve it in place.
         this.applyLocal(type, key, a[i], values, valueAt, op.out)
         applied++
@@ -327,14 +331,20 @@ export class NodeRuntime {
     for (const key of entry.keys) {
       if (state[key] !== KeyState.Absent) continue
       this.store.transition(key, KeyEvent.Localize)
-      this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
+      this.towardsOwner(key)
     }
-    this.forwards.flush(
-      { type: FrameType.Intent, origin: this.id, id: 0, hops: 0 },
-      this.lengthOf,
-      this.send,
-    )
+    this.sendTowardsOwners(FrameType.Intent)
     this.finishOp(entry.opId)
+  }
+
+  /** Add `key` to this node's next keys-only request towards its owner (`sendTowardsOwners`). */
+  private towardsOwner(key: number): void {
+    this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
+  }
+
+  /** Send the keys gathered by `towardsOwner` as `type` requests, one frame per next hop. */
+  private sendTowardsOwners(type: number): void {
+    this.forwards.flush({ type, origin: this.id, id: 0, hops: 0 }, this.lengthOf, this.send)
   }
 
   /** Interest in `keys` began here (runtime/intents.ts): acquire the ones not local. */
@@ -364,29 +374,31 @@ export class NodeRuntime {
       const s = state[key]
       if (s === KeyState.Owner) continue
       if (s === KeyState.Replica) drop.push(key)
-      this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
+      this.towardsOwner(key)
     }
-    this.forwards.flush(
-      { type: FrameType.IntentEnd, origin: this.id, id: 0, hops: 0 },
-      this.lengthOf,
-      this.send,
-    )
+    this.sendTowardsOwners(FrameType.IntentEnd)
     if (drop.length > 0) this.dropReplicas(drop)
     this.pump()
+  }
+
+  /**
+   * Is `key` ready here: served from the local value (owned or a replica),
+   * with no earlier operation of this node on it in flight or waiting?
+   */
+  isReady(key: number): boolean {
+    return servesLocally(this.store.state[key]) && this.busy[key] === 0
   }
 
   /** Count accesses covered by an active intent here, and those served locally. */
   countIntentAccess(keys: ArrayLike<number>): void {
     const interest = this.intents.interest
-    const state = this.store.state
     let covered = 0
     let local = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       if (interest[key] === 0) continue
       covered++
-      const s = state[key]
-      if ((s === KeyState.Owner || s === KeyState.Replica) && this.busy[key] === 0) local++
+      if (this.isReady(key)) local++
     }
     this.stats.intentKeys += covered
     this.stats.intentKeysLocal += local
@@ -437,10 +449,10 @@ export class NodeRuntime {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       const s = state[key]
-      if (s === KeyState.Owner || s === KeyState.Replica) continue
+      if (servesLocally(s)) continue
       if (s === KeyState.Absent) {
         this.store.transition(key, KeyEvent.Localize)
-        this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
+        this.towardsOwner(key)
       } else if (s === KeyState.HandingOver) {
         // Asking for it back before the new owner acknowledged would race with
         // that acknowledgement; ask once it has come (see onHandOverAck).
@@ -452,11 +464,7 @@ export class NodeRuntime {
       waits.push(wait)
       wait.remaining++
     }
-    this.forwards.flush(
-      { type: FrameType.Localize, origin: this.id, id: 0, hops: 0 },
-      this.lengthOf,
-      this.send,
-    )
+    this.sendTowardsOwners(FrameType.Localize)
     if (wait.remaining === 0) wait.resolve()
     else {
       this.pendingLocalizes++
@@ -522,8 +530,8 @@ export class NodeRuntime {
    */
   dropReplicas(keys: ArrayLike<number>): void {
     const state = this.store.state
-    const dropped: number[] = []
-    const deltas: number[] = []
+    const drops = this.dropBatch
+    drops.reset()
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       if (state[key] !== KeyState.Replica) continue
@@ -540,32 +548,21 @@ export class NodeRuntime {
         continue
       }
       const slab = this.store.slabOf(key)
-      const bases = this.replicas.baseSlab(key)
-      const at = slab.offsetOf(key)
-      const baseAt = bases.offsetOf(key)
-      let changed = false
-      const first = deltas.length
-      for (let j = 0; j < slab.table.length; j++) {
-        const d = slab.values[at + j] - bases.values[baseAt + j]
-        deltas.push(d)
-        if (d !== 0) changed = true
+      // An unchanged replica has nothing to send.
+      if (this.replicas.takeDelta(key, slab, this.delta)) {
+        drops.add(key, 0, 0)
+        drops.addValues(this.delta, 0, slab.table.length)
       }
-      if (changed) dropped.push(key)
-      else deltas.length = first
       this.replicas.remove(key)
       this.store.transition(key, KeyEvent.DropReplica)
       this.stats.replicasDropped++
     }
-    if (dropped.length === 0) return
+    if (drops.count === 0) return
+    const { keys: dropped, a, values } = drops.snapshot()
+    drops.reset()
     const op = this.openOp(dropped.length, undefined)
     op.done.catch(() => {})
-    this.submit({
-      type: FrameType.Push,
-      opId: op.id,
-      keys: Uint32Array.from(dropped),
-      a: new Uint32Array(dropped.length),
-      values: Float32Array.from(deltas),
-    })
+    this.submit({ type: FrameType.Push, opId: op.id, keys: dropped, a, values })
   }
 
   /**
@@ -995,23 +992,17 @@ export class NodeRuntime {
   /** The old owner frees handed-over keys once the new owner has them. */
   private onHandOverAck(from: number, frame: Frame): void {
     this.handoffs.acknowledged(from, frame.keys.length)
-    const wantedBack: number[] = []
     for (const key of frame.keys) {
       this.store.transition(key, KeyEvent.HandOverAcked)
       // Still wanted here (an intent began while the key was leaving, or a
       // contested key under relocation-only): asked back at the next clock.
-      if (this.intents.interest[key] > 0) wantedBack.push(key)
+      if (this.intents.interest[key] > 0) this.wantedBack.add(key)
       if (this.localizeAfterAck.delete(key)) {
         this.store.transition(key, KeyEvent.Localize)
-        this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
+        this.towardsOwner(key)
       }
     }
-    this.forwards.flush(
-      { type: FrameType.Localize, origin: this.id, id: 0, hops: 0 },
-      this.lengthOf,
-      this.send,
-    )
-    for (const key of wantedBack) this.wantedBack.add(key)
+    this.sendTowardsOwners(FrameType.Localize)
   }
 
   /**

@@ -85,19 +85,10 @@ export class ReplicaSync {
     replicas.forEach((key) => {
       if (replicas.outstanding[key] !== 0) return
       const slab = store.slabOf(key)
-      const bases = replicas.baseSlab(key)
-      const length = slab.table.length
-      const at = slab.offsetOf(key)
-      const baseAt = bases.offsetOf(key)
-      const values = slab.values
-      const base = bases.values
-      for (let j = 0; j < length; j++) {
-        delta[j] = values[at + j] - base[baseAt + j]
-        base[baseAt + j] = values[at + j]
-      }
+      replicas.takeDelta(key, slab, delta)
       const batch = this.outbox.to(directory.nextHop(key, 0, host.forwardHopsMax))
       batch.add(key, 0, 0)
-      batch.addValues(delta, 0, length)
+      batch.addValues(delta, 0, slab.table.length)
       replicas.outstanding[key] = 1
       keys++
     })
@@ -138,18 +129,8 @@ export class ReplicaSync {
       const key = keys[i]
       assert(store.state[key] === KeyState.Replica, () => `synced key ${key} is no replica`)
       const slab = store.slabOf(key)
-      const bases = replicas.baseSlab(key)
-      const length = slab.table.length
-      const at = slab.offsetOf(key)
-      const baseAt = bases.offsetOf(key)
-      const data = slab.values
-      const base = bases.values
-      for (let j = 0; j < length; j++) {
-        const answer = values[valueAt + j]
-        data[at + j] = answer + (data[at + j] - base[baseAt + j])
-        base[baseAt + j] = answer
-      }
-      valueAt += length
+      replicas.merge(key, slab, values, valueAt)
+      valueAt += slab.table.length
       replicas.outstanding[key] = 0
       directory.learn(key, from, b[i], false)
       host.onSyncAnswered(key)

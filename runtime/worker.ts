@@ -11,6 +11,7 @@
  * leaves as one frame per destination.
  */
 import { KeyState } from "../actors/lifecycle.ts"
+import { servesLocally } from "../actors/store.ts"
 import { FrameType } from "./codec.ts"
 import { invalidArgument, keyOutOfRange, valueLengthMismatch } from "./errors.ts"
 import type { NodeRuntime } from "./node.ts"
@@ -28,6 +29,8 @@ export class Worker {
   // Results of the last `scan`, kept in fields so that a scan allocates nothing.
   private scanFloats = 0
   private scanRemote = 0
+  /** Floats of the keys of the last scan not ready locally (when it counted them). */
+  private scanRemoteFloats = 0
   /** Keys of the last scan (or local pull) served by replicas. */
   private scanReplica = 0
 
@@ -148,8 +151,7 @@ export class Worker {
   isLocal(key: number): boolean {
     const node = this.node
     if ((key >>> 0) !== key || key >= node.space.keys) throw keyOutOfRange(key, node.space.keys)
-    const s = node.store.state[key]
-    return (s === KeyState.Owner || s === KeyState.Replica) && node.busy[key] === 0
+    return node.isReady(key)
   }
 
   /**
@@ -249,6 +251,7 @@ export class Worker {
     let length = 0
     let floats = 0
     let remote = 0
+    let remoteFloats = 0
     let replica = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
@@ -261,13 +264,17 @@ export class Worker {
       }
       floats += length
       if (countRemote) {
+        // NodeRuntime.isReady, inlined.
         const s = state[key]
-        if ((s !== KeyState.Owner && s !== KeyState.Replica) || busy[key] !== 0) remote++
-        else if (s === KeyState.Replica) replica++
+        if ((s !== KeyState.Owner && s !== KeyState.Replica) || busy[key] !== 0) {
+          remote++
+          remoteFloats += length
+        } else if (s === KeyState.Replica) replica++
       }
     }
     this.scanFloats = floats
     this.scanRemote = remote
+    this.scanRemoteFloats = remoteFloats
     this.scanReplica = replica
     const counts = node.accessCounts
     if (counts !== undefined) { for (let i = 0; i < keys.length; i++) counts[keys[i]]++ }
@@ -354,9 +361,7 @@ export class Worker {
     const remote = this.scanRemote
     const remoteKeys = new Uint32Array(remote)
     const offsets = isPull ? new Uint32Array(remote) : NO_OFFSETS
-    let remoteFloats = 0
-    if (!isPull) remoteFloats = countRemoteFloats(node, keys)
-    const remoteValues = isPull ? NO_VALUES : new Float32Array(remoteFloats)
+    const remoteValues = isPull ? NO_VALUES : new Float32Array(this.scanRemoteFloats)
     let r = 0
     let rv = 0
     let at = 0
@@ -366,7 +371,7 @@ export class Worker {
       const table = space.tableOf(key)
       const length = table.length
       const s = state[key]
-      if ((s === KeyState.Owner || s === KeyState.Replica) && busy[key] === 0) {
+      if (servesLocally(s) && busy[key] === 0) {
         if (s === KeyState.Replica) replica++
         const slab = node.store.slabs[table.index]
         const offset = slab.slotOf[key - table.start] * length
@@ -379,7 +384,7 @@ export class Worker {
         remoteKeys[r] = key
         if (isPull) offsets[r] = at
         else {
-          remoteValues.set(data.subarray(at, at + length), rv)
+          for (let j = 0; j < length; j++) remoteValues[rv + j] = data[at + j]
           rv += length
         }
         r++
@@ -394,17 +399,4 @@ export class Worker {
     node.submit({ type, opId: op.id, keys: remoteKeys, a: offsets, values: remoteValues })
     return op.done
   }
-}
-
-function countRemoteFloats(node: NodeRuntime, keys: Keys): number {
-  const state = node.store.state
-  let floats = 0
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]
-    const s = state[key]
-    if ((s !== KeyState.Owner && s !== KeyState.Replica) || node.busy[key] !== 0) {
-      floats += node.lengthOf(key)
-    }
-  }
-  return floats
 }

@@ -8,22 +8,10 @@
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
-import { createServer } from "node:net"
 import { Cluster } from "../mod.ts"
 import { placementOf } from "../runtime/start.ts"
+import { freePort } from "../runtime/launch.ts"
 import { SECRET, waitFor } from "./_ws_harness.ts"
-
-/** A port that was free a moment ago (loopback). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 const tables = [{ name: "w", keys: 30, length: 2 }]
 

@@ -8,6 +8,7 @@
  * than a NaN deep in a training loop; unknown flags are refused by
  * `parseArgs` itself (strict mode).
  */
+import process from "node:process"
 import { parseArgs } from "node:util"
 import type { PolicyName, PolicyOption } from "../../mod.ts"
 
@@ -117,4 +118,20 @@ export function intListFlag(
 export function policyOption(policy: PolicyName, keys: number): PolicyOption {
   if (policy !== "nups") return policy
   return { name: "nups", hot: { hottest: Math.max(1, Math.ceil(keys / 100)) } }
+}
+
+/**
+ * Run an example's `main` on the process arguments: a bad flag (a
+ * `RangeError` or `SyntaxError` from the parsers) prints just its message,
+ * anything else its whole error, and either exits with status 1.
+ */
+export async function runMain(main: (args: string[]) => Promise<unknown>): Promise<void> {
+  try {
+    await main(process.argv.slice(2))
+  } catch (error) {
+    console.error(
+      error instanceof RangeError || error instanceof SyntaxError ? error.message : error,
+    )
+    process.exit(1)
+  }
 }

@@ -108,3 +108,13 @@ export function formatSummary(summary: RunSummary): string {
 export function writeJson(path: string, summary: RunSummary): void {
   writeFileSync(path, JSON.stringify(summary, null, 2) + "\n")
 }
+
+/** End a run: print the summary table (unless `--quiet`) and write `--json FILE` if asked. */
+export function finishRun(
+  summary: RunSummary,
+  flags: { readonly quiet: boolean; readonly json: string | undefined },
+): RunSummary {
+  if (!flags.quiet) console.log(formatSummary(summary))
+  if (flags.json !== undefined) writeJson(flags.json, summary)
+  return summary
+}
