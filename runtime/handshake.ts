@@ -146,14 +146,13 @@ export interface HandshakeLink {
   readonly dialer: boolean
   nonce: string
   readonly state: string
-  send(text: string, nowMs: number): void
+  send(text: string): void
 }
 
 /** What the handshake needs from the endpoint. */
 export interface HandshakeContext {
   readonly me: number
   readonly key: CryptoKey
-  nowMs(): number
   /** Why node `peer` may not have a link now (linked already, lost, closing), if so. */
   refusal(peer: number): string | undefined
   /** Both sides are authenticated: the link carries frames from now on. */
@@ -176,7 +175,7 @@ export async function handshakeStep(
     link.peer = from
     link.nonce = newNonce()
     const proof = await prove(ctx.key, { prover: me, verifier: from }, message.nonce)
-    link.send(controlText({ t: "challenge", nonce: link.nonce, proof }), ctx.nowMs())
+    link.send(controlText({ t: "challenge", nonce: link.nonce, proof }))
     return undefined
   }
   if (!link.dialer && message.t === "proof" && link.peer !== -1) {
@@ -188,7 +187,7 @@ export async function handshakeStep(
     const refusal = ctx.refusal(link.peer)
     if (refusal !== undefined) return refusal
     if (link.state === "closed") return undefined
-    link.send(controlText({ t: "ready" }), ctx.nowMs())
+    link.send(controlText({ t: "ready" }))
     ctx.open(link)
     return undefined
   }
@@ -199,7 +198,7 @@ export async function handshakeStep(
     }
     const proof = await prove(ctx.key, { prover: me, verifier: link.peer }, message.nonce)
     link.nonce = ANSWERED
-    link.send(controlText({ t: "proof", proof }), ctx.nowMs())
+    link.send(controlText({ t: "proof", proof }))
     return undefined
   }
   if (link.dialer && message.t === "ready" && link.nonce === ANSWERED) {

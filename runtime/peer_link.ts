@@ -11,8 +11,9 @@
  * grow without bound (Deno's and Bun's sockets both buffer without limit,
  * so the limit must be ours).
  *
- * It also records when the link last carried anything in each direction, and
- * runs the heartbeat and the silence check on the endpoint's timer.
+ * It also records when the link last carried anything in each direction, on
+ * the endpoint's clock (`now`), and runs the heartbeat and the silence check
+ * when the endpoint's heartbeat fiber ticks (`heartbeats.ts`).
  */
 
 /** The part of a `ws` socket (npm `ws` in Deno, Bun's built-in one in Bun) that roam uses. */
@@ -72,14 +73,17 @@ export class PeerLink {
     readonly socket: WsSocket,
     private readonly limits: LinkLimits,
     private readonly events: LinkEvents,
-    nowMs: number,
+    /** The endpoint's clock, in monotonic milliseconds: the same time line its ticks use. */
+    private readonly now: () => number,
   ) {
-    this.lastHeardMs = this.lastSentMs = this.openedMs = nowMs
+    this.lastHeardMs = this.lastSentMs = this.openedMs = now()
     socket.binaryType = "arraybuffer"
     let markClosed!: () => void
     this.socketClosed = new Promise((resolve) => (markClosed = resolve))
     socket.on("message", (data, isBinary) => {
       if (this.state === "closed") return
+      // Anything the peer sends, frame or control message, shows it is alive.
+      this.lastHeardMs = this.now()
       this.events.message(this, data, isBinary)
     })
     socket.on("close", (code, reason) => {
@@ -94,9 +98,9 @@ export class PeerLink {
   }
 
   /** Queue a frame or a control message, in order behind everything sent before. */
-  send(data: Uint8Array | string, nowMs: number): void {
+  send(data: Uint8Array | string): void {
     if (this.state === "closed") return
-    this.lastSentMs = nowMs
+    this.lastSentMs = this.now()
     if (
       this.head === this.queue.length &&
       this.socket.bufferedAmount < this.limits.linkBufferedBytesMax
@@ -147,7 +151,7 @@ export class PeerLink {
         `silent for ${Math.round(silentMs)} ms (peerTimeoutMs ${limits.peerTimeoutMs})`,
       )
     } else if (nowMs - this.lastSentMs >= limits.heartbeatMs && this.socket.readyState === OPEN) {
-      this.send(beat, nowMs)
+      this.send(beat)
     }
   }
 

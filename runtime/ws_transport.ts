@@ -18,18 +18,23 @@
  * the endpoint keeps serving the other links. Sending applies backpressure per
  * link (`peer_link.ts`).
  *
- * Failure detection: every `heartbeatMs` the endpoint sends a heartbeat on
- * each idle link and closes any link silent for more than `peerTimeoutMs`. A
+ * Failure detection: every `heartbeatMs` the endpoint's heartbeat fiber
+ * (`heartbeats.ts`, an Effect program on a Schedule, forked into a scope that
+ * `close()` closes) sends a heartbeat on each idle link and closes any link
+ * silent for more than `peerTimeoutMs`. The fiber and the links' time stamps
+ * run on one injected `Clock` (the live one unless a test passes a TestClock). A
  * link that closes for any reason but this endpoint's own `close()` reports
  * its peer through `onPeerLost`, once; a lost peer cannot rejoin (a restarted
  * process has lost the state the others expect of it). Frames sent to a lost
  * peer are dropped and counted.
  *
  * This module is the real implementation of the Transport service, so like
- * `memory_transport.ts` it may use timers and the platform clock.
+ * `memory_transport.ts` it may use timers for its one-shot waits (connect,
+ * leave, dial retries).
  */
 import type { Server as HttpsServer } from "node:https"
 import { setImmediate } from "node:timers"
+import { Clock, Effect, Exit, Scope } from "effect"
 import { WebSocket, type WebSocketServer } from "ws"
 import { defaultConfig, type RoamConfigShape } from "./config.ts"
 import {
@@ -40,6 +45,7 @@ import {
   newNonce,
   parseControl,
 } from "./handshake.ts"
+import { forkHeartbeats, monotonicMs } from "./heartbeats.ts"
 import { type LinkEvents, PeerLink, type WsSocket } from "./peer_link.ts"
 import { openServer } from "./ws_server.ts"
 import {
@@ -70,6 +76,11 @@ export interface WsEndpointOptions {
   readonly checkFrame: (frame: Uint8Array) => void
   /** Where refusals and lost links are reported (default console.warn). */
   readonly log?: (message: string) => void
+  /**
+   * The clock of the failure detector: the heartbeat fiber sleeps on it and
+   * links are time-stamped with it (default: Effect's live clock).
+   */
+  readonly clock?: Clock.Clock
 }
 
 /** What an endpoint refused or lost, for tests and diagnostics. */
@@ -80,7 +91,8 @@ export interface WsEndpointCounters {
   connectionsRefused: number
 }
 
-const nowMs = (): number => performance.now()
+/** Effect's live clock, read once: what endpoints run on unless given another. */
+const liveClock: Clock.Clock = Effect.runSync(Clock.clockWith(Effect.succeed))
 
 export class WsEndpoint implements Endpoint {
   readonly nodeId: number
@@ -105,7 +117,10 @@ export class WsEndpoint implements Endpoint {
   private closed = false
   /** While closing: checks whether every peer has said `bye` (see `leave`). */
   private leaveCheck: (() => void) | undefined
-  private readonly timer: ReturnType<typeof setInterval>
+  /** Owns the heartbeat fiber; `close()` closes it. */
+  private readonly scope: Scope.Closeable = Scope.makeUnsafe()
+  /** Monotonic milliseconds on the endpoint's clock. */
+  private readonly nowMs: () => number
   private readonly events: LinkEvents
   private readonly handshake: HandshakeContext
 
@@ -121,6 +136,8 @@ export class WsEndpoint implements Endpoint {
     this.nodes = options.nodes
     this.config = options.config ?? defaultConfig
     this.log = options.log ?? ((m) => console.warn(m))
+    const clock = options.clock ?? liveClock
+    this.nowMs = () => monotonicMs(clock)
     this.links = new Array(options.nodes).fill(undefined)
     this.events = {
       message: (link, data, isBinary) => this.onMessage(link, data, isBinary),
@@ -129,7 +146,6 @@ export class WsEndpoint implements Endpoint {
     this.handshake = {
       me: this.nodeId,
       key,
-      nowMs,
       refusal: (peer) =>
         this.closed
           ? "this node is closing"
@@ -141,7 +157,11 @@ export class WsEndpoint implements Endpoint {
       open: (link) => this.open(link as PeerLink),
     }
     server.on("connection", (socket: WsSocket) => this.accept(socket))
-    this.timer = setInterval(() => this.tick(), this.config.heartbeatMs)
+    forkHeartbeats(this.scope, {
+      tick: (now) => this.tick(now),
+      heartbeatMs: this.config.heartbeatMs,
+      clock,
+    })
   }
 
   /** Open this node's server; links are made by `connect`. */
@@ -169,7 +189,7 @@ export class WsEndpoint implements Endpoint {
         new TransportError({ message: `${peers.length} peer URLs for ${this.nodes} nodes` }),
       )
     }
-    const deadline = nowMs() + this.config.connectTimeoutMs
+    const deadline = this.nowMs() + this.config.connectTimeoutMs
     return new Promise<void>((resolve, reject) => {
       const timeout = setTimeout(() => {
         const missing = this.links.flatMap((l, i) =>
@@ -211,7 +231,7 @@ export class WsEndpoint implements Endpoint {
       this.counters.framesDropped++
       return
     }
-    link.send(frame, nowMs())
+    link.send(frame)
   }
 
   onFrame(handler: FrameHandler): void {
@@ -239,7 +259,7 @@ export class WsEndpoint implements Endpoint {
     this.handler = this.lostHandler = undefined
     this.backlog = []
     await this.leave()
-    clearInterval(this.timer)
+    await Effect.runPromise(Scope.close(this.scope, Exit.void))
     const links = [...this.pending, ...this.links.filter((l) => l !== undefined)]
     for (const link of links) link.shutdown()
     // A peer that never answers the close handshake must not keep this node open.
@@ -263,7 +283,7 @@ export class WsEndpoint implements Endpoint {
   private leave(): Promise<void> {
     const open = () =>
       this.links.filter((l): l is PeerLink => l !== undefined && l.state === "open")
-    for (const link of open()) link.send(BYE, nowMs())
+    for (const link of open()) link.send(BYE)
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timeout)
@@ -291,7 +311,7 @@ export class WsEndpoint implements Endpoint {
       maxPayload: this.config.frameBytesMax,
       ...(this.options.tls?.ca ? { ca: this.options.tls.ca } : {}),
     }) as unknown as WsSocket
-    const link = new PeerLink(socket, this.config, this.events, nowMs())
+    const link = new PeerLink(socket, this.config, this.events, this.nowMs)
     link.peer = peer
     link.dialer = true
     link.nonce = newNonce()
@@ -299,22 +319,19 @@ export class WsEndpoint implements Endpoint {
     let opened = false
     socket.on("open", () => {
       opened = true
-      link.send(
-        controlText({ t: "hello", from: this.nodeId, to: peer, nonce: link.nonce }),
-        nowMs(),
-      )
+      link.send(controlText({ t: "hello", from: this.nodeId, to: peer, nonce: link.nonce }))
     })
     socket.on("close", () => {
       if (this.closed || this.links[peer] !== undefined || this.lost.has(peer)) return
       // Not listening yet (the other process is still starting): try again shortly.
-      if (!opened && nowMs() + DIAL_RETRY_MS < deadline) {
+      if (!opened && this.nowMs() + DIAL_RETRY_MS < deadline) {
         setTimeout(() => this.dial(peer, url, deadline, fail), DIAL_RETRY_MS)
       } else if (opened) fail(`node ${this.nodeId}: node ${peer} refused the link (${url})`)
     })
   }
 
   private accept(socket: WsSocket): void {
-    const link = new PeerLink(socket, this.config, this.events, nowMs())
+    const link = new PeerLink(socket, this.config, this.events, this.nowMs)
     if (this.closed) return link.shutdown()
     if (this.pending.size >= this.config.handshakesPendingMax) {
       return this.refuse(link, "too many connections authenticating at once")
@@ -329,7 +346,6 @@ export class WsEndpoint implements Endpoint {
   }
 
   private onMessage(link: PeerLink, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
-    link.lastHeardMs = nowMs()
     if (link.state === "open") {
       if (isBinary) return this.receiveFrame(link, data)
       const message = parseControl(String(data))
@@ -405,9 +421,11 @@ export class WsEndpoint implements Endpoint {
     else this.unreportedLost.push([link.peer, reason])
   }
 
-  /** Heartbeats on idle links; close links silent too long and handshakes that take too long. */
-  private tick(): void {
-    const now = nowMs()
+  /**
+   * The heartbeat fiber's step: heartbeats on idle links; close links silent
+   * too long and handshakes that take too long.
+   */
+  private tick(now: number): void {
     for (const link of this.pending) {
       if (now - link.openedMs > this.config.handshakeTimeoutMs) {
         this.refuse(link, `no authentication within handshakeTimeoutMs`)

@@ -8,6 +8,7 @@
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
+import { Effect, Exit, Scope } from "effect"
 import { Cluster } from "../mod.ts"
 import { placementOf } from "../runtime/start.ts"
 import { freePort } from "../runtime/launch.ts"
@@ -56,12 +57,13 @@ describe("Cluster.start over WebSocket, in one process", () => {
       const worker = clusters[0].localNodes[0].worker()
       // Key 2 lives at node 2 (home = key mod nodes): a remote pull answers while node 2 is alive.
       assert.equal((await worker.pull([2]))[0], 0)
-      // Silence node 2 without closing anything: it stops answering frames and heartbeats.
+      // Silence node 2 without closing anything: it stops answering frames, and
+      // closing the scope of its heartbeat fiber stops its heartbeats.
       const runtime = clusters[2].localNodes[0].runtime as unknown as {
-        endpoint: { onFrame(h: () => void): void; timer: number }
+        endpoint: { onFrame(h: () => void): void; scope: Scope.Closeable }
       }
       runtime.endpoint.onFrame(() => {})
-      clearInterval(runtime.endpoint.timer)
+      await Effect.runPromise(Scope.close(runtime.endpoint.scope, Exit.void))
       const started = performance.now()
       await assert.rejects(worker.pull([2]), (e: unknown) => {
         assert.equal((e as { _tag?: string })._tag, "PeerLost")

@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Effect, Exit, Scope } from "effect"
 import { WebSocket } from "ws"
 import { transportConformance } from "./transport_conformance.ts"
 import { controlText, importSecret, newNonce, parseControl, prove } from "../runtime/handshake.ts"
@@ -241,8 +242,9 @@ describe("WsEndpoint", () => {
         // Idle for three timeouts: heartbeats alone must keep every link up.
         await delay(900)
         assert.equal(lost.length, 0, lost.join("\n"))
-        // Silence node 2 without closing its sockets: stop its heartbeats.
-        clearInterval((cluster.endpoints[2] as unknown as { timer: number }).timer)
+        // Silence node 2 without closing its sockets: close the scope of its heartbeat fiber.
+        const scope = (cluster.endpoints[2] as unknown as { scope: Scope.Closeable }).scope
+        await Effect.runPromise(Scope.close(scope, Exit.void))
         const silent = () => lost.filter((l) => /^[01]:2:/.test(l))
         await waitFor(() => silent().length === 2, "the silent node to be reported", 3_000)
         assert.deepEqual(silent().map((l) => l.slice(0, 3)).sort(), ["0:2", "1:2"])

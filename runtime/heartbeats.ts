@@ -1,0 +1,60 @@
+/**
+ * The WebSocket transport's failure-detector loop: a fiber on a Schedule.
+ *
+ * DESIGN.md §6 puts heartbeats in the control plane, as Effect programs: this
+ * module owns the loop that, every `heartbeatMs` on an injected `Clock`, calls
+ * the endpoint's `tick` with the time (which sends heartbeats on idle links and
+ * fails links silent past `peerTimeoutMs`; see `ws_transport.ts` and
+ * `peer_link.ts`). The fiber lives in a `Scope` the caller owns: closing the
+ * scope interrupts it, so an endpoint's `close()` leaves no timer behind in
+ * either runtime. Because the Schedule sleeps on the Clock in context and the
+ * tick reads the same Clock, a test can run the whole detector on a
+ * `TestClock` and move time by hand.
+ *
+ * All times are on the Clock's monotonic line (`monotonicMs`): link time
+ * stamps and ticks are compared with each other only, never with the wall
+ * clock, so a wall-clock jump cannot fake a silence.
+ */
+import { Clock, Duration, Effect, Schedule, Scope } from "effect"
+import { assert } from "../actors/assert.ts"
+
+/** Milliseconds on `clock`'s monotonic time line (arbitrary origin; only differences mean anything). */
+export const monotonicMs = (clock: Clock.Clock): number =>
+  Number(clock.monotonicTimeNanosUnsafe()) / 1e6
+
+/**
+ * Call `tick` with the Clock's time every `heartbeatMs`, first after one
+ * period (as a timer would), until interrupted.
+ */
+export const heartbeats = (tick: (nowMs: number) => void, heartbeatMs: number) => {
+  const period = Duration.millis(heartbeatMs)
+  const once = Clock.clockWith((clock) => Effect.sync(() => tick(monotonicMs(clock))))
+  return Effect.sleep(period).pipe(
+    Effect.andThen(once.pipe(Effect.repeat(Schedule.spaced(period)))),
+    // A throwing tick is a broken invariant. Rethrow it outside Effect, so it
+    // crashes the process as a throw in a timer callback would, instead of
+    // ending the fiber quietly and leaving every link without a detector.
+    Effect.catchDefect((defect) => Effect.sync(() => queueMicrotask(() => rethrow(defect)))),
+  )
+}
+
+/**
+ * Fork `heartbeats(tick, heartbeatMs)` on `clock` into `scope`: it runs until
+ * the scope closes. Returns at once; the fiber's first tick is one period away.
+ */
+export function forkHeartbeats(
+  scope: Scope.Scope,
+  options: { tick: (nowMs: number) => void; heartbeatMs: number; clock: Clock.Clock },
+): void {
+  // A zero period would spin the fiber; `resolveConfig` refuses it, so this is an invariant.
+  assert(options.heartbeatMs > 0, () => `heartbeatMs must be positive, got ${options.heartbeatMs}`)
+  const program = heartbeats(options.tick, options.heartbeatMs).pipe(
+    Effect.provideService(Clock.Clock, options.clock),
+    Effect.forkIn(scope),
+  )
+  Effect.runFork(program)
+}
+
+const rethrow = (defect: unknown): never => {
+  throw defect
+}
