@@ -48,14 +48,20 @@ export function freePort(): Promise<number> {
   })
 }
 
-function newSecret(): string {
+/** A fresh random cluster secret (256 bits, hex). */
+export function newSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32))
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
 }
 
 const binDir = fileURLToPath(new URL("../node_modules/.bin/", import.meta.url))
 
-function command(runtime: "deno" | "bun", task: string, args: readonly string[]): string[] {
+/** The command line that runs `task` with `args` under `runtime` (the project's own binaries). */
+export function runtimeCommand(
+  runtime: "deno" | "bun",
+  task: string,
+  args: readonly string[],
+): string[] {
   return runtime === "deno"
     ? [binDir + "deno", "run", "-A", task, ...args]
     : [binDir + "bun", "run", task, ...args]
@@ -88,7 +94,7 @@ export async function launch(options: LaunchOptions): Promise<number> {
   const secret = newSecret()
   const children = ports.map((_, id) => {
     const runtime = options.runtime === "mixed" ? (id % 2 === 0 ? "deno" : "bun") : options.runtime
-    const [bin, ...args] = command(runtime, options.task, options.args)
+    const [bin, ...args] = runtimeCommand(runtime, options.task, options.args)
     return spawn(bin, args, {
       env: { ...process.env, ROAM_NODE_ID: String(id), ROAM_PEERS: peers, ROAM_SECRET: secret },
       stdio: ["ignore", "pipe", "pipe"],
