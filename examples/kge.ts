@@ -203,16 +203,19 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<number> {
 /** Workers on every local node, each with a share of the training triples and its buffers. */
 function makeTasks(run: Run, cluster: Cluster, workersPerNode: number): Task[] {
   const workers = cluster.localNodes.flatMap((node) =>
-    Array.from({ length: workersPerNode }, () => node.worker())
+    Array.from({ length: workersPerNode }, (_, w) => ({
+      worker: node.worker(),
+      index: node.id * workersPerNode + w,
+    }))
   )
   const { hyper, batch } = run.options
   const count = run.data.train.length / 3
   const len = 2 * hyper.dim
-  // Worker w of W takes triples w, w + W, ...: shards of equal size. (In a
-  // multi-process cluster each process shards among its own workers: the
-  // cluster does not say how many nodes there are in all.)
-  const total = workers.length
-  return workers.map((worker, index) => {
+  // Worker w of W takes triples w, w + W, ...: shards of equal size. W counts
+  // every worker of the cluster and w is global (node id, then worker), so
+  // that the processes of a multi-process cluster share the triples.
+  const total = cluster.nodes * workersPerNode
+  return workers.map(({ worker, index }) => {
     const points = Uint32Array.from(
       { length: Math.ceil((count - index) / total) },
       (_, i) => index + i * total,
@@ -289,7 +292,8 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
     const test = data.test.subarray(0, 3 * Math.min(options.evalTriples, data.test.length / 3))
     const filter = answerFilter(data.relations, [data.train, data.valid, data.test])
     const records: EpochRecord[] = []
-    const trainCount = data.train.length / 3
+    // The triples this process's workers train: all of them unless other processes share them.
+    const trainCount = tasks.reduce((sum, task) => sum + task.points.length, 0)
     for (let epoch = 1; epoch <= common.epochs; epoch++) {
       run.done = 0
       run.progress.begin(epoch, trainCount)

@@ -263,14 +263,24 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
   }
 }
 
-/** Workers on every local node, their data shards, and their rows made local. */
+/**
+ * Workers on every local node, their data shards, and their rows made local.
+ * Rows are split over every worker of the cluster (`cluster.nodes` nodes of
+ * `workersPerNode`), and a worker's index is global (node id, then worker),
+ * so that the processes of a multi-process cluster share the data instead of
+ * each training all of it.
+ */
 async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]> {
   const { cluster, train } = run
   const workers = cluster.localNodes.flatMap((node) =>
-    Array.from({ length: workersPerNode }, () => node.worker())
+    Array.from({ length: workersPerNode }, (_, w) => ({
+      worker: node.worker(),
+      index: node.id * workersPerNode + w,
+    }))
   )
-  const owner = assignRows(train, workers.length)
-  const counts = new Uint32Array(workers.length)
+  const total = cluster.nodes * workersPerNode
+  const owner = assignRows(train, total)
+  const counts = new Uint32Array(total)
   for (let n = 0; n < train.row.length; n++) counts[owner[train.row[n]]]++
   const points = Array.from(counts, (c) => new Uint32Array(c))
   counts.fill(0)
@@ -279,7 +289,7 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
     points[w][counts[w]++] = n
   }
   const length = valueLength(run.hyper)
-  const tasks = workers.map((worker, index) => ({
+  const tasks = workers.map(({ worker, index }) => ({
     worker,
     index,
     points: points[index],
@@ -308,9 +318,11 @@ async function trainEpochs(
   const records: EpochRecord[] = []
   let rate = rate0
   let previous = Infinity
+  // The points this process's workers train: all of them unless other processes share the work.
+  const points = tasks.reduce((sum, task) => sum + task.points.length, 0)
   for (let epoch = 1; epoch <= epochs; epoch++) {
     run.done = 0
-    run.progress.begin(epoch, run.train.value.length)
+    run.progress.begin(epoch, points)
     const before = run.cluster.stats()
     const started = performance.now()
     const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch, rate)))
@@ -320,13 +332,13 @@ async function trainEpochs(
     await Promise.all(tasks.map((task) => task.worker.barrier()))
     const seconds = (performance.now() - started) / 1000
     const phase = phaseStats(before, run.cluster.stats())
-    const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, run.train.value.length)
+    const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, points)
     const [rowValues, colValues] = await pullModel(run, tasks[0].worker)
     const rmse = rmseOf(run.hyper, test, rowValues, colValues)
     records.push({
       epoch,
       seconds,
-      dataPoints: run.train.value.length,
+      dataPoints: points,
       quality: { rmse, trainLoss, rate },
       ...phase,
     })

@@ -252,21 +252,27 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<[number, n
 /** Workers on every local node, each with a contiguous run of sentences and its buffers. */
 function makeTasks(run: Run, cluster: Cluster, workersPerNode: number): Task[] {
   const workers = cluster.localNodes.flatMap((node) =>
-    Array.from({ length: workersPerNode }, () => node.worker())
+    Array.from({ length: workersPerNode }, (_, w) => ({
+      worker: node.worker(),
+      index: node.id * workersPerNode + w,
+    }))
   )
   const { dim, batch, window, negatives } = run.options
   const starts = run.data.corpus.sentenceStarts
   const total = run.data.corpus.tokens.length
-  // Cut at the sentence start nearest to each equal share of tokens.
+  // Cut at the sentence start nearest to each equal share of tokens, one share
+  // per worker of the cluster (index global: node id, then worker), so that
+  // the processes of a multi-process cluster share the corpus.
+  const shares = cluster.nodes * workersPerNode
   const cuts = [0]
   let s = 0
-  for (let w = 1; w < workers.length; w++) {
-    while (s < starts.length - 1 && starts[s] < (total * w) / workers.length) s++
+  for (let w = 1; w < shares; w++) {
+    while (s < starts.length - 1 && starts[s] < (total * w) / shares) s++
     cuts.push(starts[s])
   }
   cuts.push(total)
   const width = 2 * window + 1
-  return workers.map((worker, index) => ({
+  return workers.map(({ worker, index }) => ({
     worker,
     index,
     from: cuts[index],
@@ -318,7 +324,7 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
       contextStart: cluster.table("context").start,
       // Subsampling keeps an unknown share; the expected share is close enough for a schedule.
       horizon: common.epochs * keptShare(data.counts, options.subsample) * tokens /
-        (cluster.localNodes.length * common.workers),
+        (cluster.nodes * common.workers),
       progress: makeProgress({
         quiet: common.quiet,
         epochs: common.epochs,
@@ -328,9 +334,10 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
     }
     const tasks = makeTasks(run, cluster, common.workers)
     const records: EpochRecord[] = []
+    const mine = tasks.reduce((sum, task) => sum + task.to - task.from, 0)
     for (let epoch = 1; epoch <= common.epochs; epoch++) {
       run.done = 0
-      run.progress.begin(epoch, Math.round(keptShare(data.counts, options.subsample) * tokens))
+      run.progress.begin(epoch, Math.round(keptShare(data.counts, options.subsample) * mine))
       const before = cluster.stats()
       const started = performance.now()
       const results = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch)))
