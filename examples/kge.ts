@@ -32,6 +32,7 @@ import {
   rankMetrics,
   softmaxStep,
 } from "./lib/kge_model.ts"
+import { trainKgePlain } from "./lib/kge_plain.ts"
 import { epochOrder } from "./lib/mf_plain.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { hashUnit } from "./lib/random.ts"
@@ -42,6 +43,7 @@ import type { RunSummary } from "./lib/report.ts"
 const USAGE = `usage: kge.ts (--synthetic entities,relations,triples | --wordnet)
   [--model complex|distmult] [--dim 64] [--rate 0.1] [--init 0.1] [--lambda 0.0001]
   [--negatives 256] [--batch 128] [--eval 500] [--sampling conventional|reuse|local|postpone]
+  [--plain]
   [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...] [--epochs 10] [--seed 1]
   [--json out.json] [--quiet]`
 
@@ -57,6 +59,7 @@ const OWN = {
   batch: { type: "string", default: "128" },
   eval: { type: "string", default: "500" },
   sampling: { type: "string", default: "conventional" },
+  plain: { type: "boolean", default: false },
 } as const
 
 /** A knowledge graph split into packed (head, relation, tail) triplets. */
@@ -372,8 +375,19 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
         `policy ${common.policy}; random MRR about ${(1 / data.entities).toPrecision(2)}`,
     )
   }
-  const epochs = await trainKge(data, options)
-  const settings = { ...common, ...hyper, init: options.init, batch: options.batch, sampling }
+  // --plain: the same training with no parameter manager (the ceiling).
+  const plain = own.plain === true
+  const epochs = plain
+    ? trainKgePlain(data, { ...options, epochs: common.epochs })
+    : await trainKge(data, options)
+  const settings = {
+    ...common,
+    ...hyper,
+    init: options.init,
+    batch: options.batch,
+    sampling,
+    plain,
+  }
   const summary = summarize(
     "kge",
     { ...settings, source: data.source, entities: data.entities },

@@ -36,7 +36,7 @@ import {
   runMain,
 } from "./lib/flags.ts"
 import { FOREVER, INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
-import { epochOrder } from "./lib/mf_plain.ts"
+import { epochOrder, trainPlain } from "./lib/mf_plain.ts"
 import {
   boldDriver,
   initValue,
@@ -57,7 +57,7 @@ import {
 
 const USAGE =
   `usage: mf.ts (--synthetic rows,cols,nnz | --movielens Rdata.rdb|ratings.csv | --train x.mmc --test y.mmc)
-  [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256]
+  [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256] [--plain]
   [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...] [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
 
 const OWN = {
@@ -71,6 +71,7 @@ const OWN = {
   init: { type: "string", default: "0.3" },
   biased: { type: "boolean", default: false },
   batch: { type: "string", default: "256" },
+  plain: { type: "boolean", default: false },
 } as const
 
 /** Training and test ratings on one row and column space. */
@@ -354,6 +355,32 @@ async function trainEpochs(
   return records
 }
 
+/**
+ * `--plain`: the same training in one process with no parameter manager
+ * (examples/lib/mf_plain.ts), the ceiling, reported like a roam run.
+ */
+function trainMfPlain(data: MfData, options: TrainOptions): EpochRecord[] {
+  const { hyper, rate, common } = options
+  const epochs = trainPlain(data.train, data.test, { hyper, epochs: common.epochs, rate })
+  return epochs.map((e) => {
+    if (!common.quiet) {
+      console.log(
+        `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}  test RMSE ` +
+          `${e.testRmse.toFixed(4)}  rate ${e.rate.toPrecision(3)}  ${e.seconds.toFixed(2)} s`,
+      )
+    }
+    return {
+      epoch: e.epoch,
+      seconds: e.seconds,
+      dataPoints: data.train.value.length,
+      quality: { rmse: e.testRmse, trainLoss: e.trainLoss, rate: e.rate },
+      localShare: 1,
+      frames: 0,
+      bytes: 0,
+    }
+  })
+}
+
 /** Run the example with command-line `args`; returns what `--json` writes. */
 export async function main(args: readonly string[]): Promise<RunSummary | undefined> {
   const { common, own, help } = parseFlags(args, OWN, USAGE)
@@ -385,10 +412,11 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
         `policy ${common.policy}; predict-the-mean test RMSE ${baselineRmse.toFixed(4)}`,
     )
   }
-  const epochs = await trainMf(data, options)
+  const plain = own.plain === true
+  const epochs = plain ? trainMfPlain(data, options) : await trainMf(data, options)
   const summary = summarize(
     "mf",
-    { ...common, ...hyper, source: data.source, baselineRmse },
+    { ...common, ...hyper, source: data.source, baselineRmse, plain },
     epochs,
   )
   return finishRun(summary, common)
