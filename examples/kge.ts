@@ -324,6 +324,9 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
           `local ${(phase.localShare * 100).toFixed(1)}%  ${seconds.toFixed(2)} s`,
       )
     }
+    // Meet once more before closing: under the launcher a node that closed
+    // while another still pulled its keys for evaluation failed that pull (PeerLost).
+    await Promise.all(tasks.map((task) => task.worker.barrier()))
     return records
   } finally {
     await cluster.close()

@@ -258,7 +258,11 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
       done: 0,
     }
     const tasks = await makeTasks(run, common.workers)
-    return await trainEpochs(run, tasks, common.epochs, options.rate, test)
+    const records = await trainEpochs(run, tasks, common.epochs, options.rate, test)
+    // Meet once more before closing: under the launcher a node that closed
+    // while another still pulled its keys for evaluation failed that pull (PeerLost).
+    await Promise.all(tasks.map((task) => task.worker.barrier()))
+    return records
   } finally {
     await cluster.close()
   }

@@ -347,6 +347,9 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
           `local ${(phase.localShare * 100).toFixed(1)}%  ${seconds.toFixed(2)} s`,
       )
     }
+    // Meet once more before closing: under the launcher a node that closed
+    // while another still pulled its keys for evaluation failed that pull (PeerLost).
+    await Promise.all(tasks.map((task) => task.worker.barrier()))
     return records
   } finally {
     await cluster.close()
