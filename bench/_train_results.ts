@@ -14,7 +14,10 @@
  * is each node's, averaged weighted by its data points (the JSON holds no
  * access counts; accesses per point are the same on every node of a task).
  * Quality is node 0's evaluation (every node evaluates the whole model), with
- * the training loss averaged over nodes by points.
+ * the training loss averaged over nodes by points. A run's final rates (time,
+ * points per second, bytes, local share per epoch) leave out its first epoch,
+ * the JIT's warm-up, when it has more than one; its quality is the last
+ * epoch's.
  */
 import type { EpochRecord, RunSummary } from "../examples/lib/report.ts"
 
@@ -45,6 +48,7 @@ export interface EpochPoint {
   readonly dataPointsPerSecond: number
   readonly localShare: number
   readonly bytes: number
+  readonly frames: number
   readonly quality: Record<string, number>
 }
 
@@ -95,7 +99,6 @@ export function combineNodes(nodes: readonly RunSummary[]): {
   const count = Math.min(...nodes.map((n) => n.epochs.length))
   const epochs: EpochPoint[] = []
   let elapsed = 0
-  let frames = 0
   for (let e = 0; e < count; e++) {
     const records: EpochRecord[] = nodes.map((n) => n.epochs[e])
     const seconds = Math.max(...records.map((r) => r.seconds))
@@ -106,7 +109,6 @@ export function combineNodes(nodes: readonly RunSummary[]): {
     const quality = { ...records[0].quality }
     if ("trainLoss" in quality) quality.trainLoss = weighted((r) => r.quality.trainLoss ?? 0)
     elapsed += seconds
-    frames += records.reduce((a, r) => a + r.frames, 0)
     epochs.push({
       epoch: records[0].epoch,
       seconds,
@@ -115,22 +117,26 @@ export function combineNodes(nodes: readonly RunSummary[]): {
       dataPointsPerSecond: seconds > 0 ? dataPoints / seconds : 0,
       localShare: weighted((r) => r.localShare),
       bytes: records.reduce((a, r) => a + r.bytes, 0),
+      frames: records.reduce((a, r) => a + r.frames, 0),
       quality,
     })
   }
-  const n = Math.max(1, count)
-  const points = epochs.reduce((a, e) => a + e.dataPoints, 0)
+  // Rates leave out the first epoch when there are more: it includes the JIT's
+  // warm-up, which would otherwise dominate the short runs of --quick.
+  const steady = epochs.length > 1 ? epochs.slice(1) : epochs
+  const sum = (f: (e: EpochPoint) => number) => steady.reduce((a, e) => a + f(e), 0)
+  const n = Math.max(1, steady.length)
+  const points = sum((e) => e.dataPoints)
+  const seconds = sum((e) => e.seconds)
   return {
     epochs,
     final: {
       quality: epochs.at(-1)?.quality ?? {},
-      localShare: points === 0
-        ? 1
-        : epochs.reduce((a, e) => a + e.localShare * e.dataPoints, 0) / points,
-      secondsPerEpoch: elapsed / n,
-      bytesPerEpoch: epochs.reduce((a, e) => a + e.bytes, 0) / n,
-      framesPerEpoch: frames / n,
-      dataPointsPerSecond: elapsed > 0 ? points / elapsed : 0,
+      localShare: points === 0 ? 1 : sum((e) => e.localShare * e.dataPoints) / points,
+      secondsPerEpoch: seconds / n,
+      bytesPerEpoch: sum((e) => e.bytes) / n,
+      framesPerEpoch: sum((e) => e.frames) / n,
+      dataPointsPerSecond: seconds > 0 ? points / seconds : 0,
     },
   }
 }

@@ -6,7 +6,8 @@
  * with one polyline per policy that has data, axis labels and a legend;
  * names from the command line are escaped; a run that timed out is listed
  * without breaking a chart; and combining nodes sums points and bytes, takes
- * the slowest node's time, and weights the local share by points.
+ * the slowest node's time, weights the local share by points, and leaves the
+ * warm-up epoch out of the rates.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
@@ -57,6 +58,7 @@ function epochs(rate: number, quality: number[]): EpochPoint[] {
     dataPointsPerSecond: rate,
     localShare: 0.99,
     bytes: 1000,
+    frames: 10,
     quality: { rmse: q, trainLoss: q },
   }))
 }
@@ -156,19 +158,21 @@ describe("training benchmark report", () => {
     assert.equal(byLabel["adaptive 2 processes / 1 node, points/s"], undefined, "no process runs")
   })
 
-  it("combines nodes: points and bytes summed, the slowest node's time, share by points", () => {
+  it("combines nodes: points summed, the slowest node's time, share by points, no warm-up", () => {
+    const epoch = (epoch: number, seconds: number, points: number, local: number) => ({
+      epoch,
+      seconds,
+      dataPoints: points,
+      quality: { rmse: 0.9 + seconds / 100, trainLoss: seconds },
+      localShare: local,
+      frames: 5,
+      bytes: 100,
+    })
+    // Epoch 1 (the warm-up) is slow and all remote; the rates leave it out.
     const node = (seconds: number, points: number, local: number): RunSummary => ({
       task: "mf",
       settings: {},
-      epochs: [{
-        epoch: 1,
-        seconds,
-        dataPoints: points,
-        quality: { rmse: 0.9 + seconds / 100, trainLoss: seconds },
-        localShare: local,
-        frames: 5,
-        bytes: 100,
-      }],
+      epochs: [epoch(1, 100, points, 0), epoch(2, seconds, points, local)],
       final: {
         quality: {},
         localShare: local,
@@ -179,8 +183,10 @@ describe("training benchmark report", () => {
       },
     })
     const { epochs, final } = combineNodes([node(2, 300, 1), node(4, 100, 0.6)])
-    assert.equal(epochs[0].seconds, 4)
-    assert.equal(epochs[0].dataPoints, 400)
+    assert.equal(epochs.length, 2)
+    assert.equal(epochs[1].seconds, 4)
+    assert.equal(epochs[1].dataPoints, 400)
+    assert.equal(epochs[1].elapsedSeconds, 104)
     assert.equal(final.dataPointsPerSecond, 100)
     assert.equal(final.bytesPerEpoch, 200)
     assert.equal(final.framesPerEpoch, 10)
