@@ -40,8 +40,8 @@ function colorOf(policy: string, index: number): string {
 }
 
 const MODE_NAMES: Record<Mode, string> = {
-  local: "in-process",
-  process: "processes",
+  local: "in one process",
+  process: "as processes",
   plain: "plain",
 }
 

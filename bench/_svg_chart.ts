@@ -75,7 +75,7 @@ function linearTicks(lo: number, hi: number, count: number): number[] {
 function logTicks(lo: number, hi: number): number[] {
   const first = Math.floor(Math.log10(lo))
   const last = Math.ceil(Math.log10(hi))
-  const multiples = last - first <= 3 ? [1, 2, 5] : [1]
+  const multiples = Math.log10(hi / lo) <= 2.5 ? [1, 2, 5] : [1]
   const ticks: number[] = []
   for (let p = first; p <= last; p++) {
     for (const m of multiples) {
