@@ -28,9 +28,14 @@ export interface KgePlainOptions {
   readonly epochs: number
 }
 
-/** Add `length` floats of `from` at `fa` onto `to` at `ta`. */
+/** Add `length` floats of `from` at `fa` onto `to` at `ta` (a push). */
 function addInto(to: Float32Array, ta: number, from: Float32Array, fa: number, length: number) {
   for (let k = 0; k < length; k++) to[ta + k] += from[fa + k]
+}
+
+/** Copy `length` floats of `from` at `fa` to `to` at `ta` (a pull; no subarray allocated). */
+function copyInto(to: Float32Array, ta: number, from: Float32Array, fa: number, length: number) {
+  for (let k = 0; k < length; k++) to[ta + k] = from[fa + k]
 }
 
 /** Train for `options.epochs` epochs; one record per epoch (quality: mrr, hits1, hits10, trainLoss). */
@@ -78,7 +83,7 @@ export function trainKgePlain(data: KgeData, options: KgePlainOptions): EpochRec
     for (let from = 0; from < order.length; from += batch) {
       for (let j = 0; j < negatives; j++) {
         negKeys[j] = random.int(data.entities)
-        negValues.set(entities.subarray(negKeys[j] * len, (negKeys[j] + 1) * len), j * len)
+        copyInto(negValues, j * len, entities, negKeys[j] * len, len)
       }
       negGrad.fill(0)
       const end = Math.min(order.length, from + batch)
@@ -88,9 +93,9 @@ export function trainKgePlain(data: KgeData, options: KgePlainOptions): EpochRec
           const h = (dir === 0 ? train[n] : train[n + 2]) * len
           const r = (train[n + 1] + dir * R) * len
           const t = (dir === 0 ? train[n + 2] : train[n]) * len
-          values.set(entities.subarray(h, h + len), 0)
-          values.set(relations.subarray(r, r + len), len)
-          values.set(entities.subarray(t, t + len), 2 * len)
+          copyInto(values, 0, entities, h, len)
+          copyInto(values, len, relations, r, len)
+          copyInto(values, 2 * len, entities, t, len)
           loss += softmaxStep(hyper, values, negs, scratch, deltas)
           addInto(entities, h, deltas, 0, len)
           addInto(relations, r, deltas, len, len)

@@ -10,9 +10,8 @@
  * updated once at the end of the mini-batch, the same linearly decaying step,
  * and the same `sgnsStep` through the same buffers. Vectors live in two dense
  * Float32Arrays, so a pull is a copy out and a push an add back. Negatives
- * come from this module's own seeded stream (a cumulative table searched by
- * bisection) rather than roam's sampling service, so runs agree in
- * distribution, not draw for draw.
+ * come from this module's own seeded stream (an alias table) rather than
+ * roam's sampling service, so runs agree in distribution, not draw for draw.
  */
 import type { W2vData } from "../word2vec.ts"
 import { hashUnit, mix32, Random } from "./random.ts"
@@ -30,21 +29,31 @@ export interface W2vPlainOptions {
   readonly seed: number
 }
 
-/** A draw of word ids by weight count^0.75: bisection on the cumulative weights. */
+/**
+ * A draw of word ids by weight count^0.75 in constant time: Vose's alias
+ * table (a column per word; a uniform column, then a biased coin between the
+ * word and its alias), as a sampling service would draw them.
+ */
 function noiseSampler(counts: Uint32Array, random: Random): () => number {
-  const cdf = new Float64Array(counts.length)
-  let sum = 0
-  for (let w = 0; w < counts.length; w++) cdf[w] = sum += Math.pow(counts[w], 0.75)
+  const n = counts.length
+  const weights = Float64Array.from(counts, (c) => Math.pow(c, 0.75))
+  const total = weights.reduce((a, w) => a + w, 0)
+  const keep = Float64Array.from(weights, (w) => (w * n) / total)
+  const alias = new Uint32Array(n).map((_, i) => i)
+  const small: number[] = []
+  const large: number[] = []
+  keep.forEach((p, i) => (p < 1 ? small : large).push(i))
+  while (small.length > 0 && large.length > 0) {
+    const s = small.pop()!
+    const l = large.at(-1)!
+    alias[s] = l
+    keep[l] -= 1 - keep[s]
+    if (keep[l] < 1) small.push(large.pop()!)
+  }
+  for (const i of [...small, ...large]) keep[i] = 1
   return () => {
-    const u = random.next() * sum
-    let lo = 0
-    let hi = counts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (cdf[mid] <= u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
+    const column = random.int(n)
+    return random.next() < keep[column] ? column : alias[column]
   }
 }
 
@@ -88,7 +97,7 @@ export function trainW2vPlain(data: W2vData, options: W2vPlainOptions): EpochRec
       const m = negatives * (end - from)
       for (let j = 0; j < m; j++) {
         const w = negKeys[j] = noise()
-        negValues.set(output.subarray(w * dim, (w + 1) * dim), j * dim)
+        for (let k = 0; k < dim; k++) negValues[j * dim + k] = output[w * dim + k]
       }
       negDeltas.fill(0)
       const step = options.rate * Math.max(1e-4, 1 - done / horizon)
@@ -101,9 +110,9 @@ export function trainW2vPlain(data: W2vData, options: W2vPlainOptions): EpochRec
         let n = 1
         for (let j = lo; j < hi; j++) if (j !== i) keys[n++] = tokens[j]
         if (n === 1) continue
-        values.set(input.subarray(keys[0] * dim, (keys[0] + 1) * dim), 0)
+        for (let k = 0; k < dim; k++) values[k] = input[keys[0] * dim + k]
         for (let c = 1; c < n; c++) {
-          values.set(output.subarray(keys[c] * dim, (keys[c] + 1) * dim), c * dim)
+          for (let k = 0; k < dim; k++) values[c * dim + k] = output[keys[c] * dim + k]
         }
         negs.at = (i - from) * negatives * dim
         loss += sgnsStep(dim, step, values, n - 1, negs, deltas)
