@@ -110,41 +110,21 @@ function scale(lo: number, hi: number, from: number, to: number, log: boolean) {
 
 const px = (v: number) => v.toFixed(1)
 
-/** One chart as an `<svg>` element. */
-export function lineChart(spec: ChartSpec): string {
-  const width = spec.width ?? 460
-  const height = spec.height ?? 300
-  const legendWidth = 150
-  const m = { left: 64, right: legendWidth + 12, top: 28, bottom: 46 }
-  const xLog = spec.xLog === true
-  const yLog = spec.yLog === true
-  const series = spec.series.map((s) => ({
-    ...s,
-    points: s.points.filter(([x, y]) =>
-      Number.isFinite(x) && Number.isFinite(y) && (!xLog || x > 0) && (!yLog || y > 0)
-    ),
-  }))
-  const all = series.flatMap((s) => s.points)
-  const [x0, x1] = range([...all.map((p) => p[0]), ...(spec.xTicks ?? [])], xLog)
-  const [y0, y1] = range(all.map((p) => p[1]), yLog)
-  const sx = scale(x0, x1, m.left, width - m.right, xLog)
-  const sy = scale(y0, y1, height - m.bottom, m.top, yLog)
-  const xTicks = (spec.xTicks ?? (xLog ? logTicks(x0, x1) : linearTicks(x0, x1, 5)))
-    .filter((t) => t >= x0 && t <= x1)
-  const yTicks = yLog ? logTicks(y0, y1) : linearTicks(y0, y1, 5)
+/** Where a chart draws: the plot area in pixels and the maps from data into it. */
+interface Frame {
+  readonly left: number
+  readonly right: number
+  readonly top: number
+  readonly bottom: number
+  readonly sx: (x: number) => number
+  readonly sy: (y: number) => number
+}
+
+/** Grid lines and tick labels, the frame, and the axis labels. */
+function axes(spec: ChartSpec, frame: Frame, ticks: { x: number[]; y: number[] }): string[] {
+  const { left, right, top, bottom, sx, sy } = frame
   const out: string[] = []
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" ` +
-      `viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(spec.title)}">`,
-  )
-  out.push(`<title>${escapeXml(spec.title)}</title>`)
-  out.push(
-    `<text class="chart-title" x="${m.left}" y="16" font-size="13" font-weight="bold">${
-      escapeXml(spec.title)
-    }</text>`,
-  )
-  const [left, right, top, bottom] = [m.left, width - m.right, m.top, height - m.bottom]
-  for (const t of xTicks) {
+  for (const t of ticks.x) {
     const x = px(sx(t))
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="#eee"/>`)
     out.push(
@@ -153,7 +133,7 @@ export function lineChart(spec: ChartSpec): string {
       }</text>`,
     )
   }
-  for (const t of yTicks) {
+  for (const t of ticks.y) {
     const y = px(sy(t))
     out.push(`<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#eee"/>`)
     out.push(
@@ -161,22 +141,28 @@ export function lineChart(spec: ChartSpec): string {
         `dominant-baseline="middle">${escapeXml(formatTick(t))}</text>`,
     )
   }
+  const middle = (top + bottom) / 2
   out.push(
     `<rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}" ` +
       `fill="none" stroke="#888"/>`,
-  )
-  out.push(
-    `<text class="axis-label" x="${(left + right) / 2}" y="${height - 8}" font-size="11" ` +
-      `text-anchor="middle">${escapeXml(spec.xLabel + (xLog ? " (log)" : ""))}</text>`,
-  )
-  out.push(
-    `<text class="axis-label" x="14" y="${(top + bottom) / 2}" font-size="11" ` +
-      `text-anchor="middle" transform="rotate(-90 14 ${(top + bottom) / 2})">${
-        escapeXml(spec.yLabel + (yLog ? " (log)" : ""))
+    `<text class="axis-label" x="${(left + right) / 2}" y="${bottom + 38}" font-size="11" ` +
+      `text-anchor="middle">${escapeXml(spec.xLabel + (spec.xLog ? " (log)" : ""))}</text>`,
+    `<text class="axis-label" x="14" y="${middle}" font-size="11" text-anchor="middle" ` +
+      `transform="rotate(-90 14 ${middle})">${
+        escapeXml(spec.yLabel + (spec.yLog ? " (log)" : ""))
       }</text>`,
   )
-  // Every series gets a legend entry, in order; one with no points (a run
-  // that timed out) is listed in grey with no line, so its absence is visible.
+  return out
+}
+
+/**
+ * The series and the legend. Every series gets a legend entry, in order; one
+ * with no points (a run that timed out) is listed in grey with no line, so
+ * its absence is visible.
+ */
+function lines(series: readonly Series[], frame: Frame): string[] {
+  const { right, top, sx, sy } = frame
+  const out: string[] = []
   series.forEach((s, i) => {
     const dash = s.dashed === true ? ` stroke-dasharray="5 3"` : ""
     const color = escapeXml(s.color)
@@ -202,12 +188,52 @@ export function lineChart(spec: ChartSpec): string {
         `dominant-baseline="middle">${escapeXml(s.name)}</text>`,
     )
   })
-  if (all.length === 0) {
-    out.push(
-      `<text x="${(left + right) / 2}" y="${(top + bottom) / 2}" font-size="11" ` +
-        `text-anchor="middle" fill="#888">no finished runs</text>`,
-    )
+  return out
+}
+
+/** One chart as an `<svg>` element. */
+export function lineChart(spec: ChartSpec): string {
+  const width = spec.width ?? 460
+  const height = spec.height ?? 300
+  const xLog = spec.xLog === true
+  const yLog = spec.yLog === true
+  const series = spec.series.map((s) => ({
+    ...s,
+    points: s.points.filter(([x, y]) =>
+      Number.isFinite(x) && Number.isFinite(y) && (!xLog || x > 0) && (!yLog || y > 0)
+    ),
+  }))
+  const all = series.flatMap((s) => s.points)
+  const [x0, x1] = range([...all.map((p) => p[0]), ...(spec.xTicks ?? [])], xLog)
+  const [y0, y1] = range(all.map((p) => p[1]), yLog)
+  // Margins: tick labels on the left, axis labels below, the legend on the right.
+  const [left, right, top, bottom] = [64, width - 162, 28, height - 46]
+  const frame: Frame = {
+    left,
+    right,
+    top,
+    bottom,
+    sx: scale(x0, x1, left, right, xLog),
+    sy: scale(y0, y1, bottom, top, yLog),
   }
-  out.push("</svg>")
-  return out.join("\n")
+  const ticks = {
+    x: (spec.xTicks ?? (xLog ? logTicks(x0, x1) : linearTicks(x0, x1, 5)))
+      .filter((t) => t >= x0 && t <= x1),
+    y: yLog ? logTicks(y0, y1) : linearTicks(y0, y1, 5),
+  }
+  const title = escapeXml(spec.title)
+  const empty = all.length > 0 ? [] : [
+    `<text x="${(left + right) / 2}" y="${(top + bottom) / 2}" font-size="11" ` +
+    `text-anchor="middle" fill="#888">no finished runs</text>`,
+  ]
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" ` +
+    `viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">`,
+    `<title>${title}</title>`,
+    `<text class="chart-title" x="${left}" y="16" font-size="13" font-weight="bold">${title}</text>`,
+    ...axes(spec, frame, ticks),
+    ...lines(series, frame),
+    ...empty,
+    "</svg>",
+  ].join("\n")
 }
