@@ -226,6 +226,7 @@ export function formatRatio(ratio: Ratio): string {
 
 /** Points per second compactly: 1234 → "1.23k". */
 export function formatRate(value: number): string {
+  if (value === 0) return "0"
   if (value >= 1e6) return `${(value / 1e6).toPrecision(3)}M`
   if (value >= 1e3) return `${(value / 1e3).toPrecision(3)}k`
   return value.toPrecision(3)
