@@ -32,6 +32,7 @@ import {
   rankMetrics,
   softmaxStep,
 } from "./lib/kge_model.ts"
+import { trainKgePlain } from "./lib/kge_plain.ts"
 import { epochOrder } from "./lib/mf_plain.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { hashUnit } from "./lib/random.ts"
@@ -42,6 +43,7 @@ import type { RunSummary } from "./lib/report.ts"
 const USAGE = `usage: kge.ts (--synthetic entities,relations,triples | --wordnet)
   [--model complex|distmult] [--dim 64] [--rate 0.1] [--init 0.1] [--lambda 0.0001]
   [--negatives 256] [--batch 128] [--eval 500] [--sampling conventional|reuse|local|postpone]
+  [--plain]
   [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...] [--epochs 10] [--seed 1]
   [--json out.json] [--quiet]`
 
@@ -57,6 +59,7 @@ const OWN = {
   batch: { type: "string", default: "128" },
   eval: { type: "string", default: "500" },
   sampling: { type: "string", default: "conventional" },
+  plain: { type: "boolean", default: false },
 } as const
 
 /** A knowledge graph split into packed (head, relation, tail) triplets. */
@@ -203,16 +206,19 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<number> {
 /** Workers on every local node, each with a share of the training triples and its buffers. */
 function makeTasks(run: Run, cluster: Cluster, workersPerNode: number): Task[] {
   const workers = cluster.localNodes.flatMap((node) =>
-    Array.from({ length: workersPerNode }, () => node.worker())
+    Array.from({ length: workersPerNode }, (_, w) => ({
+      worker: node.worker(),
+      index: node.id * workersPerNode + w,
+    }))
   )
   const { hyper, batch } = run.options
   const count = run.data.train.length / 3
   const len = 2 * hyper.dim
-  // Worker w of W takes triples w, w + W, ...: shards of equal size. (In a
-  // multi-process cluster each process shards among its own workers: the
-  // cluster does not say how many nodes there are in all.)
-  const total = workers.length
-  return workers.map((worker, index) => {
+  // Worker w of W takes triples w, w + W, ...: shards of equal size. W counts
+  // every worker of the cluster and w is global (node id, then worker), so
+  // that the processes of a multi-process cluster share the triples.
+  const total = cluster.nodes * workersPerNode
+  return workers.map(({ worker, index }) => {
     const points = Uint32Array.from(
       { length: Math.ceil((count - index) / total) },
       (_, i) => index + i * total,
@@ -289,7 +295,8 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
     const test = data.test.subarray(0, 3 * Math.min(options.evalTriples, data.test.length / 3))
     const filter = answerFilter(data.relations, [data.train, data.valid, data.test])
     const records: EpochRecord[] = []
-    const trainCount = data.train.length / 3
+    // The triples this process's workers train: all of them unless other processes share them.
+    const trainCount = tasks.reduce((sum, task) => sum + task.points.length, 0)
     for (let epoch = 1; epoch <= common.epochs; epoch++) {
       run.done = 0
       run.progress.begin(epoch, trainCount)
@@ -317,6 +324,9 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
           `local ${(phase.localShare * 100).toFixed(1)}%  ${seconds.toFixed(2)} s`,
       )
     }
+    // Meet once more before closing: under the launcher a node that closed
+    // while another still pulled its keys for evaluation failed that pull (PeerLost).
+    await Promise.all(tasks.map((task) => task.worker.barrier()))
     return records
   } finally {
     await cluster.close()
@@ -368,8 +378,19 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
         `policy ${common.policy}; random MRR about ${(1 / data.entities).toPrecision(2)}`,
     )
   }
-  const epochs = await trainKge(data, options)
-  const settings = { ...common, ...hyper, init: options.init, batch: options.batch, sampling }
+  // --plain: the same training with no parameter manager (the ceiling).
+  const plain = own.plain === true
+  const epochs = plain
+    ? trainKgePlain(data, { ...options, epochs: common.epochs })
+    : await trainKge(data, options)
+  const settings = {
+    ...common,
+    ...hyper,
+    init: options.init,
+    batch: options.batch,
+    sampling,
+    plain,
+  }
   const summary = summarize(
     "kge",
     { ...settings, source: data.source, entities: data.entities },

@@ -36,7 +36,7 @@ import {
   runMain,
 } from "./lib/flags.ts"
 import { FOREVER, INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
-import { epochOrder } from "./lib/mf_plain.ts"
+import { epochOrder, trainPlain } from "./lib/mf_plain.ts"
 import {
   boldDriver,
   initValue,
@@ -57,7 +57,7 @@ import {
 
 const USAGE =
   `usage: mf.ts (--synthetic rows,cols,nnz | --movielens Rdata.rdb|ratings.csv | --train x.mmc --test y.mmc)
-  [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256]
+  [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256] [--plain]
   [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...] [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
 
 const OWN = {
@@ -71,6 +71,7 @@ const OWN = {
   init: { type: "string", default: "0.3" },
   biased: { type: "boolean", default: false },
   batch: { type: "string", default: "256" },
+  plain: { type: "boolean", default: false },
 } as const
 
 /** Training and test ratings on one row and column space. */
@@ -257,20 +258,34 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
       done: 0,
     }
     const tasks = await makeTasks(run, common.workers)
-    return await trainEpochs(run, tasks, common.epochs, options.rate, test)
+    const records = await trainEpochs(run, tasks, common.epochs, options.rate, test)
+    // Meet once more before closing: under the launcher a node that closed
+    // while another still pulled its keys for evaluation failed that pull (PeerLost).
+    await Promise.all(tasks.map((task) => task.worker.barrier()))
+    return records
   } finally {
     await cluster.close()
   }
 }
 
-/** Workers on every local node, their data shards, and their rows made local. */
+/**
+ * Workers on every local node, their data shards, and their rows made local.
+ * Rows are split over every worker of the cluster (`cluster.nodes` nodes of
+ * `workersPerNode`), and a worker's index is global (node id, then worker),
+ * so that the processes of a multi-process cluster share the data instead of
+ * each training all of it.
+ */
 async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]> {
   const { cluster, train } = run
   const workers = cluster.localNodes.flatMap((node) =>
-    Array.from({ length: workersPerNode }, () => node.worker())
+    Array.from({ length: workersPerNode }, (_, w) => ({
+      worker: node.worker(),
+      index: node.id * workersPerNode + w,
+    }))
   )
-  const owner = assignRows(train, workers.length)
-  const counts = new Uint32Array(workers.length)
+  const total = cluster.nodes * workersPerNode
+  const owner = assignRows(train, total)
+  const counts = new Uint32Array(total)
   for (let n = 0; n < train.row.length; n++) counts[owner[train.row[n]]]++
   const points = Array.from(counts, (c) => new Uint32Array(c))
   counts.fill(0)
@@ -279,7 +294,7 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
     points[w][counts[w]++] = n
   }
   const length = valueLength(run.hyper)
-  const tasks = workers.map((worker, index) => ({
+  const tasks = workers.map(({ worker, index }) => ({
     worker,
     index,
     points: points[index],
@@ -308,9 +323,11 @@ async function trainEpochs(
   const records: EpochRecord[] = []
   let rate = rate0
   let previous = Infinity
+  // The points this process's workers train: all of them unless other processes share the work.
+  const points = tasks.reduce((sum, task) => sum + task.points.length, 0)
   for (let epoch = 1; epoch <= epochs; epoch++) {
     run.done = 0
-    run.progress.begin(epoch, run.train.value.length)
+    run.progress.begin(epoch, points)
     const before = run.cluster.stats()
     const started = performance.now()
     const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch, rate)))
@@ -320,13 +337,13 @@ async function trainEpochs(
     await Promise.all(tasks.map((task) => task.worker.barrier()))
     const seconds = (performance.now() - started) / 1000
     const phase = phaseStats(before, run.cluster.stats())
-    const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, run.train.value.length)
+    const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, points)
     const [rowValues, colValues] = await pullModel(run, tasks[0].worker)
     const rmse = rmseOf(run.hyper, test, rowValues, colValues)
     records.push({
       epoch,
       seconds,
-      dataPoints: run.train.value.length,
+      dataPoints: points,
       quality: { rmse, trainLoss, rate },
       ...phase,
     })
@@ -340,6 +357,32 @@ async function trainEpochs(
     previous = trainLoss
   }
   return records
+}
+
+/**
+ * `--plain`: the same training in one process with no parameter manager
+ * (examples/lib/mf_plain.ts), the ceiling, reported like a roam run.
+ */
+function trainMfPlain(data: MfData, options: TrainOptions): EpochRecord[] {
+  const { hyper, rate, common } = options
+  const epochs = trainPlain(data.train, data.test, { hyper, epochs: common.epochs, rate })
+  return epochs.map((e) => {
+    if (!common.quiet) {
+      console.log(
+        `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}  test RMSE ` +
+          `${e.testRmse.toFixed(4)}  rate ${e.rate.toPrecision(3)}  ${e.seconds.toFixed(2)} s`,
+      )
+    }
+    return {
+      epoch: e.epoch,
+      seconds: e.seconds,
+      dataPoints: data.train.value.length,
+      quality: { rmse: e.testRmse, trainLoss: e.trainLoss, rate: e.rate },
+      localShare: 1,
+      frames: 0,
+      bytes: 0,
+    }
+  })
 }
 
 /** Run the example with command-line `args`; returns what `--json` writes. */
@@ -373,10 +416,11 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
         `policy ${common.policy}; predict-the-mean test RMSE ${baselineRmse.toFixed(4)}`,
     )
   }
-  const epochs = await trainMf(data, options)
+  const plain = own.plain === true
+  const epochs = plain ? trainMfPlain(data, options) : await trainMf(data, options)
   const summary = summarize(
     "mf",
-    { ...common, ...hyper, source: data.source, baselineRmse },
+    { ...common, ...hyper, source: data.source, baselineRmse, plain },
     epochs,
   )
   return finishRun(summary, common)

@@ -32,6 +32,7 @@ import {
 } from "./lib/flags.ts"
 import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
+import { trainW2vPlain } from "./lib/w2v_plain.ts"
 import { hashUnit, mix32, Random } from "./lib/random.ts"
 import {
   type EpochRecord,
@@ -40,11 +41,11 @@ import {
   type RunSummary,
   summarize,
 } from "./lib/report.ts"
-import { keptShare, sgnsStep, synonymAuc, topicShare } from "./lib/w2v_model.ts"
+import { keptShare, sgnsStep, subsampledTokens, synonymAuc, topicShare } from "./lib/w2v_model.ts"
 
 const USAGE = `usage: word2vec.ts (--brown | --synthetic topics,wordsPerTopic,sentences)
   [--dim 100] [--window 5] [--negatives 5] [--rate 0.025] [--subsample 0.001] [--min-count 5]
-  [--batch 256] [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...]
+  [--batch 256] [--plain] [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...]
   [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
 
 const OWN = {
@@ -57,6 +58,7 @@ const OWN = {
   subsample: { type: "string", default: "0.001" },
   "min-count": { type: "string", default: "5" },
   batch: { type: "string", default: "256" },
+  plain: { type: "boolean", default: false },
 } as const
 
 /** A corpus with word counts and how to evaluate vectors trained on it. */
@@ -146,32 +148,6 @@ interface Run {
   done: number
 }
 
-/** This epoch's tokens of a worker after subsampling, and each token's sentence end. */
-function epochTokens(
-  run: Run,
-  task: Task,
-  epoch: number,
-): { tokens: Uint32Array; ends: Uint32Array } {
-  const { corpus, counts } = run.data
-  const t = run.options.subsample * corpus.tokens.length
-  const random = new Random(mix32(mix32(run.options.common.seed, epoch), task.index))
-  const tokens: number[] = []
-  const ends: number[] = []
-  const starts = corpus.sentenceStarts
-  for (let s = 0; s < starts.length - 1; s++) {
-    if (starts[s] < task.from || starts[s] >= task.to) continue
-    const first = tokens.length
-    for (let i = starts[s]; i < starts[s + 1]; i++) {
-      const word = corpus.tokens[i]
-      // Keep with probability sqrt(t / count) (capped at 1): word2vec's rule, roughly.
-      if (t > 0 && random.next() > Math.sqrt(t / counts[word])) continue
-      tokens.push(word)
-    }
-    for (let i = first; i < tokens.length; i++) ends.push(tokens.length)
-  }
-  return { tokens: Uint32Array.from(tokens), ends: Uint32Array.from(ends) }
-}
-
 /** INTENT: the keys of mini-batch `batch` (run at `clock`), and its negatives prepared. */
 function signalBatch(
   run: Run,
@@ -205,7 +181,14 @@ function signalBatch(
 async function runEpoch(run: Run, task: Task, epoch: number): Promise<[number, number]> {
   const { batch: size, window, negatives, dim, rate } = run.options
   const { worker, keys, values, deltas, negKeys, negValues, negDeltas } = task
-  const { tokens, ends } = epochTokens(run, task, epoch)
+  const { tokens, ends } = subsampledTokens(run.data, {
+    subsample: run.options.subsample,
+    seed: run.options.common.seed,
+    epoch,
+    worker: task.index,
+    from: task.from,
+    to: task.to,
+  })
   const random = new Random(mix32(mix32(run.options.common.seed + 1, epoch), task.index))
   const batches = Math.ceil(tokens.length / size)
   const negs = { values: negValues, deltas: negDeltas, at: 0, count: negatives }
@@ -252,21 +235,27 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<[number, n
 /** Workers on every local node, each with a contiguous run of sentences and its buffers. */
 function makeTasks(run: Run, cluster: Cluster, workersPerNode: number): Task[] {
   const workers = cluster.localNodes.flatMap((node) =>
-    Array.from({ length: workersPerNode }, () => node.worker())
+    Array.from({ length: workersPerNode }, (_, w) => ({
+      worker: node.worker(),
+      index: node.id * workersPerNode + w,
+    }))
   )
   const { dim, batch, window, negatives } = run.options
   const starts = run.data.corpus.sentenceStarts
   const total = run.data.corpus.tokens.length
-  // Cut at the sentence start nearest to each equal share of tokens.
+  // Cut at the sentence start nearest to each equal share of tokens, one share
+  // per worker of the cluster (index global: node id, then worker), so that
+  // the processes of a multi-process cluster share the corpus.
+  const shares = cluster.nodes * workersPerNode
   const cuts = [0]
   let s = 0
-  for (let w = 1; w < workers.length; w++) {
-    while (s < starts.length - 1 && starts[s] < (total * w) / workers.length) s++
+  for (let w = 1; w < shares; w++) {
+    while (s < starts.length - 1 && starts[s] < (total * w) / shares) s++
     cuts.push(starts[s])
   }
   cuts.push(total)
   const width = 2 * window + 1
-  return workers.map((worker, index) => ({
+  return workers.map(({ worker, index }) => ({
     worker,
     index,
     from: cuts[index],
@@ -318,7 +307,7 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
       contextStart: cluster.table("context").start,
       // Subsampling keeps an unknown share; the expected share is close enough for a schedule.
       horizon: common.epochs * keptShare(data.counts, options.subsample) * tokens /
-        (cluster.localNodes.length * common.workers),
+        (cluster.nodes * common.workers),
       progress: makeProgress({
         quiet: common.quiet,
         epochs: common.epochs,
@@ -328,9 +317,10 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
     }
     const tasks = makeTasks(run, cluster, common.workers)
     const records: EpochRecord[] = []
+    const mine = tasks.reduce((sum, task) => sum + task.to - task.from, 0)
     for (let epoch = 1; epoch <= common.epochs; epoch++) {
       run.done = 0
-      run.progress.begin(epoch, Math.round(keptShare(data.counts, options.subsample) * tokens))
+      run.progress.begin(epoch, Math.round(keptShare(data.counts, options.subsample) * mine))
       const before = cluster.stats()
       const started = performance.now()
       const results = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch)))
@@ -357,6 +347,9 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
           `local ${(phase.localShare * 100).toFixed(1)}%  ${seconds.toFixed(2)} s`,
       )
     }
+    // Meet once more before closing: under the launcher a node that closed
+    // while another still pulled its keys for evaluation failed that pull (PeerLost).
+    await Promise.all(tasks.map((task) => task.worker.barrier()))
     return records
   } finally {
     await cluster.close()
@@ -387,9 +380,14 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
         `policy ${common.policy}`,
     )
   }
-  const epochs = await trainW2v(data, options)
+  // --plain: the same training with no parameter manager (the ceiling).
+  const plain = own.plain === true
+  const epochs = plain
+    ? trainW2vPlain(data, { ...options, epochs: common.epochs, seed: common.seed })
+    : await trainW2v(data, options)
   const { common: _, ...hyper } = options
-  const summary = summarize("word2vec", { ...common, ...hyper, source: data.source }, epochs)
+  const settings = { ...common, ...hyper, source: data.source, plain }
+  const summary = summarize("word2vec", settings, epochs)
   return finishRun(summary, common)
 }
 

@@ -2,9 +2,11 @@
  * Tests of the word-vector example (examples/word2vec.ts): through its
  * public flags, on a small planted-topic corpus, words' nearest neighbours
  * come from their own topic (the synthetic gate of DATA.md, ≥ 0.8, where
- * chance is about one in ten topics) and the JSON fields are written; the
- * synonym AUC is 1 for perfectly separated vectors and bad flags fail naming
- * the flag.
+ * chance is about one in ten topics) and the JSON fields are written;
+ * `--plain` (no parameter manager, the benchmark's ceiling) trains the same
+ * algorithm, its losses close to roam's on one node (negatives are drawn
+ * differently, so not equal); the synonym AUC is 1 for perfectly separated
+ * vectors and bad flags fail naming the flag.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
@@ -40,6 +42,18 @@ describe("word2vec example", () => {
     assert.ok(final.localShare > 0 && final.localShare <= 1)
     assert.ok(final.secondsPerEpoch > 0)
     assert.ok(final.bytesPerEpoch > 0, "two nodes exchange frames")
+  })
+
+  it("--plain trains the same algorithm as roam on one node", async () => {
+    const common = ["--synthetic", "6,30,1500", "--dim", "16", "--epochs", "2", "--quiet"]
+    const roam = await main([...common, "--nodes", "1"])
+    const plain = await main([...common, "--plain"])
+    for (let e = 0; e < 2; e++) {
+      const [a, b] = [roam!.epochs[e].quality.trainLoss, plain!.epochs[e].quality.trainLoss]
+      assert.ok(Math.abs(a - b) <= 0.05 * a, `epoch ${e + 1}: roam ${a}, plain ${b}`)
+      assert.equal(roam!.epochs[e].dataPoints, plain!.epochs[e].dataPoints, "same subsampling")
+    }
+    assert.equal(plain!.final.bytesPerEpoch, 0)
   })
 
   it("measures topic share and synonym AUC on hand-made vectors", () => {

@@ -12,7 +12,8 @@
  * (AUC of cosine similarity of WordNet synonym pairs against random pairs,
  * vectors mean-centred first). Everything is typed arrays at offsets.
  */
-import { Random } from "./random.ts"
+import type { Corpus } from "../data/synthetic.ts"
+import { mix32, Random } from "./random.ts"
 
 /** σ clipped as word2vec does, so that saturated pairs give no gradient. */
 function sigmoid(x: number): number {
@@ -181,4 +182,40 @@ export function keptShare(counts: Uint32Array, subsample: number): number {
   let kept = 0
   for (const c of counts) kept += c * Math.min(1, Math.sqrt(t / Math.max(1, c)))
   return kept / total
+}
+
+/**
+ * The tokens of the sentences starting in [from, to) that survive this
+ * epoch's subsampling of worker `worker` (kept with probability
+ * √(t / count), capped at 1, with t = subsample · corpus size: word2vec's
+ * rule, roughly), and for each kept token the end of its sentence.
+ */
+export function subsampledTokens(
+  data: { readonly corpus: Corpus; readonly counts: Uint32Array },
+  options: {
+    subsample: number
+    seed: number
+    epoch: number
+    worker: number
+    from: number
+    to: number
+  },
+): { tokens: Uint32Array; ends: Uint32Array } {
+  const { corpus, counts } = data
+  const t = options.subsample * corpus.tokens.length
+  const random = new Random(mix32(mix32(options.seed, options.epoch), options.worker))
+  const tokens: number[] = []
+  const ends: number[] = []
+  const starts = corpus.sentenceStarts
+  for (let s = 0; s < starts.length - 1; s++) {
+    if (starts[s] < options.from || starts[s] >= options.to) continue
+    const first = tokens.length
+    for (let i = starts[s]; i < starts[s + 1]; i++) {
+      const word = corpus.tokens[i]
+      if (t > 0 && random.next() > Math.sqrt(t / counts[word])) continue
+      tokens.push(word)
+    }
+    for (let i = first; i < tokens.length; i++) ends.push(tokens.length)
+  }
+  return { tokens: Uint32Array.from(tokens), ends: Uint32Array.from(ends) }
 }

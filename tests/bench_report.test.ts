@@ -1,0 +1,197 @@
+/**
+ * Tests of the training benchmark's report (bench/_report_html.ts,
+ * bench/_svg_chart.ts) and of how it combines a multi-process run's nodes
+ * (bench/_train_results.ts), on small fixed inputs: every chart is
+ * well-formed SVG (tags balance, no raw `<` or `&` in text or attributes)
+ * with one polyline per policy that has data, axis labels and a legend;
+ * names from the command line are escaped; a run that timed out is listed
+ * without breaking a chart; and combining nodes sums points and bytes, takes
+ * the slowest node's time, weights the local share by points, and leaves the
+ * warm-up epoch out of the rates.
+ */
+import { describe, it } from "node:test"
+import assert from "node:assert/strict"
+import { renderTrainReport } from "../bench/_report_html.ts"
+import { escapeXml, lineChart } from "../bench/_svg_chart.ts"
+import {
+  combineNodes,
+  type EpochPoint,
+  goalRatios,
+  type TrainReport,
+  type TrainRun,
+} from "../bench/_train_results.ts"
+import type { RunSummary } from "../examples/lib/report.ts"
+
+/** Check that `xml` is well-formed enough for a browser's XML parser; returns the tag names. */
+function checkWellFormed(xml: string): string[] {
+  const stack: string[] = []
+  const names: string[] = []
+  const tag = /<(\/?)([a-zA-Z][\w-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g
+  let at = 0
+  for (const m of xml.matchAll(tag)) {
+    const text = xml.slice(at, m.index)
+    assert.ok(
+      !text.includes("<") && !text.includes(">"),
+      `stray bracket in ${JSON.stringify(text)}`,
+    )
+    assert.ok(!/&(?!(amp|lt|gt|quot|#\d+);)/.test(text + m[3]), `raw & near ${m[0]}`)
+    at = m.index + m[0].length
+    const [, close, name, , selfClose] = m
+    if (close) assert.equal(stack.pop(), name, `</${name}> closes the wrong element`)
+    else if (!selfClose) stack.push(name)
+    if (!close) names.push(name)
+  }
+  assert.ok(!xml.slice(at).includes("<"), "an unparsed tag")
+  assert.deepEqual(stack, [], "unclosed elements")
+  return names
+}
+
+const svgsOf = (html: string) => [...html.matchAll(/<svg[\s\S]*?<\/svg>/g)].map((m) => m[0])
+const count = (names: string[], name: string) => names.filter((n) => n === name).length
+
+function epochs(rate: number, quality: number[]): EpochPoint[] {
+  return quality.map((q, i) => ({
+    epoch: i + 1,
+    seconds: 1,
+    elapsedSeconds: i + 1,
+    dataPoints: rate,
+    dataPointsPerSecond: rate,
+    localShare: 0.99,
+    bytes: 1000,
+    frames: 10,
+    quality: { rmse: q, trainLoss: q },
+  }))
+}
+
+function run(policy: string, mode: TrainRun["mode"], nodes: number, rate: number): TrainRun {
+  const e = epochs(rate, [1.0, 0.9, 0.85])
+  return {
+    task: "mf",
+    policy,
+    mode,
+    nodes,
+    status: "ok",
+    wallSeconds: 4,
+    epochs: e,
+    final: {
+      quality: e[2].quality,
+      localShare: 0.99,
+      secondsPerEpoch: 1,
+      bytesPerEpoch: 1000,
+      framesPerEpoch: 10,
+      dataPointsPerSecond: rate,
+    },
+  }
+}
+
+const TRICKY = `<b>"x" & 'y'</b>`
+
+const REPORT: TrainReport = {
+  meta: { runtime: "test", note: "a < b & c" },
+  runs: [
+    run("plain", "plain", 1, 5000),
+    run("adaptive", "local", 1, 4000),
+    run("static", "local", 1, 4000),
+    run(TRICKY, "local", 1, 3000),
+    run("adaptive", "local", 2, 6000),
+    run("static", "local", 2, 50),
+    { task: "mf", policy: TRICKY, mode: "local", nodes: 2, status: "timed out", wallSeconds: 30 },
+  ],
+}
+
+describe("training benchmark report", () => {
+  it("negative control: the well-formedness check refuses broken SVG", () => {
+    assert.throws(() => checkWellFormed(`<svg><g></svg>`))
+    assert.throws(() => checkWellFormed(`<svg><text>a & b</text></svg>`))
+    assert.throws(() => checkWellFormed(`<svg><text>a < b</text></svg>`))
+    assert.throws(() => checkWellFormed(`<svg><text class="a"b">x</text></svg>`))
+    checkWellFormed(`<svg><text x="1">a &amp; b</text><line x1="0"/></svg>`)
+  })
+
+  it("draws one polyline per series with axis labels and a legend", () => {
+    const svg = lineChart({
+      title: "t",
+      xLabel: "time, s",
+      yLabel: "rmse",
+      xLog: true,
+      series: [
+        { name: "a", color: "#f00", points: [[1, 1], [2, 0.5]] },
+        { name: "b", color: "#0f0", points: [[1, 2]] },
+        { name: "c", color: "#00f", points: [[0, 3], [3, 1]], dashed: true },
+      ],
+    })
+    const names = checkWellFormed(svg)
+    assert.equal(count(names, "polyline"), 3)
+    // The point at x = 0 cannot sit on a log axis: dropped, leaving 2 + 1 + 1 markers.
+    assert.equal(count(names, "circle"), 4)
+    assert.match(svg, /class="axis-label"[^>]*>time, s \(log\)<\/text>/)
+    assert.match(svg, /class="axis-label"[^>]*>rmse<\/text>/)
+    assert.equal((svg.match(/class="legend"/g) ?? []).length, 3)
+    assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 2, "series c and its legend")
+  })
+
+  it("renders a page of well-formed charts, one series per policy, names escaped", () => {
+    const html = renderTrainReport(REPORT)
+    assert.ok(html.startsWith("<!DOCTYPE html>"))
+    assert.ok(!/<script|<link|https?:\/\/(?!www\.w3\.org\/2000\/svg)/.test(html), "self-contained")
+    const svgs = svgsOf(html)
+    // Quality charts for local x1 and local x2, one throughput chart (local).
+    assert.equal(svgs.length, 3)
+    const [quality1, quality2, throughput] = svgs.map(checkWellFormed)
+    assert.equal(count(quality1, "polyline"), 4, "3 policies and plain")
+    assert.equal(count(quality2, "polyline"), 3, "2 finished policies and plain")
+    assert.equal(count(throughput, "polyline"), 4, "3 policies and the plain level")
+    assert.ok(svgs[1].includes("(timed out)"), "the timed-out run is named in the legend")
+    assert.ok(!html.includes(TRICKY), "the raw name never appears")
+    assert.ok(html.includes(escapeXml(TRICKY)))
+    assert.ok(html.includes("a &lt; b &amp; c"))
+    const table = html.slice(html.indexOf("<table"), html.indexOf("</table>") + 8)
+    checkWellFormed(table)
+    assert.equal((table.match(/<tr class="bad"/g) ?? []).length, 1)
+  })
+
+  it("computes the goal ratios from the runs that exist", () => {
+    const ratios = goalRatios(REPORT.runs, "mf")
+    const byLabel = Object.fromEntries(ratios.map((r) => [r.label, r.value]))
+    assert.equal(byLabel["adaptive / static, 2 nodes in-process, points/s"], 120)
+    assert.equal(byLabel["adaptive 1 node / plain, points/s"], 0.8)
+    assert.equal(byLabel["adaptive 2 processes / 1 node, points/s"], undefined, "no process runs")
+  })
+
+  it("combines nodes: points summed, the slowest node's time, share by points, no warm-up", () => {
+    const epoch = (epoch: number, seconds: number, points: number, local: number) => ({
+      epoch,
+      seconds,
+      dataPoints: points,
+      quality: { rmse: 0.9 + seconds / 100, trainLoss: seconds },
+      localShare: local,
+      frames: 5,
+      bytes: 100,
+    })
+    // Epoch 1 (the warm-up) is slow and all remote; the rates leave it out.
+    const node = (seconds: number, points: number, local: number): RunSummary => ({
+      task: "mf",
+      settings: {},
+      epochs: [epoch(1, 100, points, 0), epoch(2, seconds, points, local)],
+      final: {
+        quality: {},
+        localShare: local,
+        secondsPerEpoch: seconds,
+        bytesPerEpoch: 100,
+        framesPerEpoch: 5,
+        dataPointsPerSecond: points / seconds,
+      },
+    })
+    const { epochs, final } = combineNodes([node(2, 300, 1), node(4, 100, 0.6)])
+    assert.equal(epochs.length, 2)
+    assert.equal(epochs[1].seconds, 4)
+    assert.equal(epochs[1].dataPoints, 400)
+    assert.equal(epochs[1].elapsedSeconds, 104)
+    assert.equal(final.dataPointsPerSecond, 100)
+    assert.equal(final.bytesPerEpoch, 200)
+    assert.equal(final.framesPerEpoch, 10)
+    assert.ok(Math.abs(final.localShare - 0.9) < 1e-12)
+    assert.equal(final.quality.rmse, 0.92, "node 0's evaluation")
+    assert.equal(final.quality.trainLoss, 2.5, "training loss weighted by points")
+  })
+})
