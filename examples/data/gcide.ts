@@ -172,7 +172,8 @@ export function gcideEntrySentences(entry: string): string[][] {
 export function gcideSentences(dictionary: Uint8Array, index: readonly DictdEntry[]): string[][] {
   const ranges = new Map<number, number>()
   for (const e of index) {
-    if (e.headword.startsWith("00-database") || e.headword.startsWith("00-")) continue
+    // Metadata, not definitions: dictd's `00-database-*` and GCIDE's `00-gcide-*` and the like.
+    if (e.headword.startsWith("00-")) continue
     if (e.offset + e.length > dictionary.length) {
       throw new SyntaxError(
         `index entry '${e.headword}' runs past the end of the dictionary ` +
