@@ -12,13 +12,17 @@
  * mini-batch `INTENT_LOOKAHEAD_CLOCKS` ahead (centres and the words around
  * them) and prepares its negatives (K per centre) then. The step size decays
  * linearly to zero over training. After each epoch: the WordNet synonym AUC
- * on the Brown corpus, or the topic-neighbour share on a synthetic corpus.
+ * on an English corpus (`--corpus`: Brown, GCIDE, Austen or all three, see
+ * data/corpora.ts), or the topic-neighbour share on a synthetic corpus.
  *
  *   deno run -A examples/word2vec.ts --synthetic 20,100,20000 [--nodes 2] [--epochs 5]
  *   deno run -A examples/word2vec.ts --brown --epochs 3 --json out.json
+ *   deno run -A examples/word2vec.ts --corpus combined --epochs 2 [--data-dir DIR]
  */
 import { Cluster, type SampleHandle, type Worker } from "../mod.ts"
-import { buildCorpus, readBrownCorpus, synonymPairs } from "./data/corpus.ts"
+import { corpusName, readCorpusSentences } from "./data/corpora.ts"
+import { buildCorpus, synonymPairs } from "./data/corpus.ts"
+import { DEBIAN_DATA_ENV } from "./data/debian.ts"
 import { type Corpus, syntheticCorpus } from "./data/synthetic.ts"
 import { readWordNet } from "./data/wordnet.ts"
 import {
@@ -43,13 +47,17 @@ import {
 } from "./lib/report.ts"
 import { keptShare, sgnsStep, subsampledTokens, synonymAuc, topicShare } from "./lib/w2v_model.ts"
 
-const USAGE = `usage: word2vec.ts (--brown | --synthetic topics,wordsPerTopic,sentences)
+const USAGE = `usage: word2vec.ts (--corpus brown|gcide|austen|combined | --brown
+    | --synthetic topics,wordsPerTopic,sentences)
+  [--data-dir DIR (where dict-gcide and r-cran-janeaustenr were unpacked; or $${DEBIAN_DATA_ENV})]
   [--dim 100] [--window 5] [--negatives 5] [--rate 0.025] [--subsample 0.001] [--min-count 5]
   [--batch 256] [--plain] [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...]
   [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
 
 const OWN = {
   brown: { type: "boolean", default: false },
+  corpus: { type: "string" },
+  "data-dir": { type: "string" },
   synthetic: { type: "string" },
   dim: { type: "string", default: "100" },
   window: { type: "string", default: "5" },
@@ -71,21 +79,25 @@ export interface W2vData {
   evaluate(vectors: Float32Array, dim: number): number
 }
 
-/** Load the corpus the flags name: exactly one of --brown, --synthetic. */
+/** Load the corpus the flags name: exactly one of --corpus, --brown (`--corpus brown`), --synthetic. */
 export function loadCorpus(own: Record<string, unknown>, seed: number): W2vData {
-  if ((own.synthetic !== undefined) === (own.brown === true)) {
+  const given = [own.synthetic !== undefined, own.brown === true, own.corpus !== undefined]
+  if (given.filter(Boolean).length !== 1) {
     throw new RangeError(`give exactly one data source\n${USAGE}`)
   }
   const minCount = intFlag(own, "min-count", 1)
-  if (own.brown === true) {
-    const corpus = buildCorpus(readBrownCorpus(), minCount)
+  if (own.synthetic === undefined) {
+    const name = own.brown === true ? "brown" : corpusName(String(own.corpus))
+    const dataDir = own["data-dir"] as string | undefined
+    const corpus = buildCorpus(readCorpusSentences(name, { dataDir }), minCount)
     const ids = new Map(corpus.vocabulary.map((w, i) => [w, i]))
     const pairs = synonymPairs(readWordNet(), new Set(corpus.vocabulary))
     const packed = Uint32Array.from(pairs.flatMap(([a, b]) => [ids.get(a)!, ids.get(b)!]))
     return {
       corpus,
       counts: corpus.counts,
-      source: `Brown corpus (${corpus.tokens.length} tokens, ${corpus.vocabulary.length} words, ` +
+      source:
+        `${name} corpus (${corpus.tokens.length} tokens, ${corpus.vocabulary.length} words, ` +
         `${pairs.length} synonym pairs)`,
       metric: "auc",
       evaluate: (vectors, dim) => synonymAuc(vectors, dim, { pairs: packed, seed }),

@@ -19,6 +19,23 @@ import type { Corpus } from "./synthetic.ts"
 import type { Synset } from "./wordnet.ts"
 
 const WORDLIKE = /[\p{L}\p{N}]/u
+/** A word of running text: letters and digits, joined by single apostrophes or hyphens. */
+const TEXT_WORD = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu
+const LETTER = /\p{L}/u
+
+/**
+ * The lower-case words of untagged running text (GCIDE, novels): runs of
+ * letters and digits with inner apostrophes or hyphens (`don't`,
+ * `self-control`); dashes, quotes and `_italics_` marks split words, and
+ * runs with no letter (numbers, sense numbers) are dropped.
+ */
+export function textWords(text: string): string[] {
+  const words: string[] = []
+  for (const [word] of text.matchAll(TEXT_WORD)) {
+    if (LETTER.test(word)) words.push(word.toLowerCase().replaceAll("’", "'"))
+  }
+  return words
+}
 
 /** Sentences of a tagged text, as lower-case words without tags. */
 export function tokenizeTagged(text: string): string[][] {

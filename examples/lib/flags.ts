@@ -11,6 +11,7 @@
 import process from "node:process"
 import { parseArgs } from "node:util"
 import type { PolicyName, PolicyOption } from "../../mod.ts"
+import { DebianDataMissing } from "../data/debian.ts"
 
 export interface CommonFlags {
   readonly nodes: number
@@ -122,16 +123,17 @@ export function policyOption(policy: PolicyName, keys: number): PolicyOption {
 
 /**
  * Run an example's `main` on the process arguments: a bad flag (a
- * `RangeError` or `SyntaxError` from the parsers) prints just its message,
- * anything else its whole error, and either exits with status 1.
+ * `RangeError` or `SyntaxError` from the parsers) or missing data
+ * (`DebianDataMissing`, whose message says how to fetch it) prints just its
+ * message, anything else its whole error, and either exits with status 1.
  */
 export async function runMain(main: (args: string[]) => Promise<unknown>): Promise<void> {
   try {
     await main(process.argv.slice(2))
   } catch (error) {
-    console.error(
-      error instanceof RangeError || error instanceof SyntaxError ? error.message : error,
-    )
+    const expected = error instanceof RangeError || error instanceof SyntaxError ||
+      error instanceof DebianDataMissing
+    console.error(expected ? error.message : error)
     process.exit(1)
   }
 }
