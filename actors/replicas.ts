@@ -9,7 +9,9 @@
  * base`; when the owner answers with its value `A`, the replica becomes `A +
  * (value − base)` (the pushes made since sending) and the base becomes `A`.
  * With small-integer deltas all of this is exact in float32. Slots are
- * recycled, so memory follows the replicas held, not the model.
+ * recycled, so memory follows the replicas held, not the model. `versions`
+ * holds the owner's version of each replica's base (actors/store.ts), so a
+ * round can ask for a key's value only when the owner's has changed.
  */
 import { assert } from "./assert.ts"
 import type { KeySpace } from "./key_space.ts"
@@ -20,10 +22,13 @@ export class Replicas {
   readonly bases: readonly TableSlab[]
   /** Per key of the key space: 1 while a sync of the key is unanswered. */
   readonly outstanding: Uint8Array
+  /** Per key of the key space: the owner's version of the replica's base. */
+  readonly versions: Uint32Array
 
   constructor(readonly space: KeySpace) {
     this.bases = space.tables.map((t) => new TableSlab(t, 1))
     this.outstanding = new Uint8Array(space.keys)
+    this.versions = new Uint32Array(space.keys)
   }
 
   /** Number of replicas held. */
@@ -33,11 +38,12 @@ export class Replicas {
     return n
   }
 
-  /** Start tracking `key` as a replica whose value (and so base) is `value`. */
-  add(key: number, value: Float32Array): void {
+  /** Start tracking `key` as a replica whose value (and so base) is the owner's `value` at `version`. */
+  add(key: number, value: Float32Array, version: number): void {
     const slab = this.baseSlab(key)
     const offset = slab.allocate(key)
     slab.values.set(value, offset)
+    this.versions[key] = version
   }
 
   /** Stop tracking `key`; its sync must not be outstanding. */
@@ -68,11 +74,18 @@ export class Replicas {
   }
 
   /**
-   * Merge the owner's answer (`answer[answerAt ..]`) into `key`'s value in its
-   * store slab: value = answer + (value − base), the pushes made here since
-   * the sync was sent, and base = answer.
+   * Merge the owner's answer (`answer[answerAt ..]`, at `version`) into `key`'s
+   * value in its store slab: value = answer + (value − base), the pushes made
+   * here since the sync was sent, and base = answer.
    */
-  merge(key: number, slab: TableSlab, answer: Float32Array, answerAt: number): void {
+  merge(
+    key: number,
+    slab: TableSlab,
+    answer: Float32Array,
+    answerAt: number,
+    version: number,
+  ): void {
+    this.versions[key] = version
     const bases = this.baseSlab(key)
     const at = slab.offsetOf(key)
     const baseAt = bases.offsetOf(key)

@@ -10,6 +10,14 @@
  * the transition table compiled from the lifecycle machine, so the store can
  * only take transitions the machine allows. The data plane (worker handles,
  * the node's frame handlers) reads `values` and `slotOf` directly.
+ *
+ * `versions` counts, per key, the changes to the owner's value (every push,
+ * set and merged sync delta bumps it, modulo 2^32); it travels with the key
+ * when ownership moves, so a key's versions form one sequence whichever node
+ * owns it. A replica remembers the version it was given, and a sync round
+ * asks for a value only when the owner's version differs (replica_sync.ts).
+ * A wrong "unchanged" would need 2^32 changes of one key between two syncs of
+ * a replica, which a round (milliseconds) cannot span.
  */
 import { assert } from "./assert.ts"
 import type { KeySpace, Table } from "./key_space.ts"
@@ -145,10 +153,13 @@ export function servesLocally(state: number): boolean {
 export class Store {
   /** One `KeyState` per key of the key space. */
   readonly state: Uint8Array
+  /** Per key: the version of the value this node holds as owner (see the module note). */
+  readonly versions: Uint32Array
   readonly slabs: readonly TableSlab[]
 
   constructor(readonly space: KeySpace, capacities: readonly number[]) {
     this.state = new Uint8Array(space.keys)
+    this.versions = new Uint32Array(space.keys)
     this.slabs = space.tables.map((t) => new TableSlab(t, capacities[t.index] ?? 1))
   }
 

@@ -18,7 +18,7 @@
 import type { KeySpace } from "../actors/key_space.ts"
 
 export const FRAME_MAGIC = 0x52
-export const FRAME_VERSION = 1
+export const FRAME_VERSION = 2
 export const HEADER_BYTES = 24
 
 /** Message kinds. The names are the protocol's steps (docs/ARCHITECTURE.md). */
@@ -35,7 +35,7 @@ export const FrameType = {
   Ack: 5,
   /** The origin asks to become the keys' owner. */
   Localize: 6,
-  /** The owner hands the keys over: `b` = new epoch, `values` = the values. */
+  /** The owner hands the keys over: `a` = the values' versions, `b` = new epoch, `values` = the values. */
   HandOver: 7,
   /** The new owner has installed the keys; the old one may free them. `b` = epoch. */
   HandOverAck: 8,
@@ -51,7 +51,10 @@ export const FrameType = {
   ReplicaJoin: 13,
   /** A replica's delta since its last sync, to be added at the owner. */
   Sync: 14,
-  /** The owner's value after a join or a sync; `b` = the owner's epoch, `id` echoes the request. */
+  /**
+   * The owner's value after a join or a sync; `a` = the value's version, `b` =
+   * the owner's epoch, `id` echoes the request.
+   */
   SyncReply: 15,
   /** Asks a node to finish a sync round started after this frame; `id` = request id. */
   SyncWait: 16,
@@ -59,10 +62,17 @@ export const FrameType = {
   SyncWaitDone: 17,
   /** The origin has intent for the keys: the owner relocates them (`HandOver`) or replicates. */
   Intent: 18,
-  /** A replica for an intent: `b` = the owner's epoch, `values` = the values. */
+  /** A replica for an intent: `a` = versions, `b` = the owner's epoch, `values` = the values. */
   IntentReplica: 19,
   /** The origin's intent for the keys ended. */
   IntentEnd: 20,
+  /**
+   * Unchanged replicas in a sync round: `a` = the version each holds. The owner
+   * answers `SyncReply` for keys whose value changed since, `SyncSame` for the rest.
+   */
+  SyncCheck: 21,
+  /** The owner's value is still the version the replica holds; `b` = the owner's epoch. */
+  SyncSame: 22,
 } as const
 export type FrameType = (typeof FrameType)[keyof typeof FrameType]
 
@@ -77,7 +87,7 @@ const LAYOUT: Record<number, readonly [boolean, boolean, boolean]> = {
   [FrameType.Set]: [false, false, true],
   [FrameType.Ack]: [false, true, false],
   [FrameType.Localize]: [false, false, false],
-  [FrameType.HandOver]: [false, true, true],
+  [FrameType.HandOver]: [true, true, true],
   [FrameType.HandOverAck]: [false, true, false],
   [FrameType.OwnerUpdate]: [false, true, false],
   [FrameType.BarrierEnter]: [false, false, false],
@@ -85,12 +95,14 @@ const LAYOUT: Record<number, readonly [boolean, boolean, boolean]> = {
   [FrameType.BarrierStart]: [false, false, false],
   [FrameType.ReplicaJoin]: [false, false, false],
   [FrameType.Sync]: [false, false, true],
-  [FrameType.SyncReply]: [false, true, true],
+  [FrameType.SyncReply]: [true, true, true],
   [FrameType.SyncWait]: [false, false, false],
   [FrameType.SyncWaitDone]: [false, false, false],
   [FrameType.Intent]: [false, false, false],
-  [FrameType.IntentReplica]: [false, true, true],
+  [FrameType.IntentReplica]: [true, true, true],
   [FrameType.IntentEnd]: [false, false, false],
+  [FrameType.SyncCheck]: [true, false, false],
+  [FrameType.SyncSame]: [false, true, false],
 }
 
 /** The columns a frame type carries besides its keys. */

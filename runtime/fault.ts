@@ -15,12 +15,15 @@ export interface FaultShape {
   readonly duplicateForwardedPushes: boolean
   /** Add a replica's sync delta twice at the owner. */
   readonly duplicateSyncDeltas: boolean
+  /** Answer every sync check "unchanged", whatever the owner's version. */
+  readonly ignoreSyncVersions: boolean
 }
 
 export const noFaults: FaultShape = {
   dropParkedRequests: false,
   duplicateForwardedPushes: false,
   duplicateSyncDeltas: false,
+  ignoreSyncVersions: false,
 }
 
 export class Fault extends Context.Service<Fault, FaultShape>()("roam/Fault") {}

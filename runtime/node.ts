@@ -27,7 +27,7 @@ import type { KeySpace } from "../actors/key_space.ts"
 import { KeyEvent, KeyState } from "../actors/lifecycle.ts"
 import { Replicas } from "../actors/replicas.ts"
 import { servesLocally, Store } from "../actors/store.ts"
-import { Batch, Outbox } from "./batch.ts"
+import { Batch, Outbox, sendBatch } from "./batch.ts"
 import { Barrier } from "./barrier.ts"
 import {
   checkFrame,
@@ -164,6 +164,8 @@ export class NodeRuntime {
   /** Hand-overs granted to intents, next to the replicas granted in `replies`. */
   private readonly grants: Outbox
   private readonly parkBatch = new Batch()
+  /** Keys of a `SyncCheck` whose value is unchanged: answered by one `SyncSame`. */
+  private readonly sameBatch = new Batch()
   /** The last deltas of replicas being dropped, and one key's delta. */
   private readonly dropBatch = new Batch()
   private readonly delta: Float32Array
@@ -226,7 +228,7 @@ export class NodeRuntime {
         if (this.dropAfterSync.delete(key)) this.dropReplicas([key])
       },
       onRound: () => this.intents.onRound(),
-    }, new Outbox(nodes, options.config.frameKeysMax))
+    }, options.config.frameKeysMax)
     this.intents = new IntentScheduler(
       { acquire: (keys) => this.acquire(keys), release: (keys) => this.release(keys) },
       space.keys,
@@ -418,11 +420,14 @@ export class NodeRuntime {
     const data = slab.values
     if (type === FrameType.Pull) {
       out!.set(data.subarray(offset, offset + length), position)
-    } else if (type === FrameType.Push) {
+      return
+    }
+    if (type === FrameType.Push) {
       for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
     } else {
       data.set(values.subarray(valueAt, valueAt + length), offset)
     }
+    this.store.versions[key]++
   }
 
   private countRemote(type: number, keys: number): void {
@@ -514,10 +519,10 @@ export class NodeRuntime {
     if (hot.length > 0 && !this.closed) this.replicate(hot).catch(() => {})
   }
 
-  private installReplica(key: number, value: Float32Array): void {
+  private installReplica(key: number, value: Float32Array, version: number): void {
     const offset = this.store.transition(key, KeyEvent.ReplicaArrived)
     this.store.slabOf(key).values.set(value, offset)
-    this.replicas.add(key, value)
+    this.replicas.add(key, value, version)
     this.stats.replicasCreated++
     this.wake(key)
   }
@@ -657,6 +662,7 @@ export class NodeRuntime {
         case FrameType.Localize:
         case FrameType.ReplicaJoin:
         case FrameType.Sync:
+        case FrameType.SyncCheck:
         case FrameType.Intent:
         case FrameType.IntentEnd:
           this.serve(frame)
@@ -667,6 +673,9 @@ export class NodeRuntime {
         case FrameType.SyncReply:
           if (frame.id === 0) this.sync.onSyncReply(from, frame)
           else this.onReply(from, frame)
+          break
+        case FrameType.SyncSame:
+          this.sync.onSyncSame(from, frame)
           break
         case FrameType.SyncWait:
           this.sync.onSyncWait(from, frame.id)
@@ -745,6 +754,17 @@ export class NodeRuntime {
       )
     }
     this.replies.flush({ type: replyType, origin: this.id, id, hops: 0 }, this.lengthOf, this.send)
+    if (this.sameBatch.count > 0) {
+      const header = { type: FrameType.SyncSame, origin: this.id, id, hops: 0 }
+      sendBatch(
+        this.sameBatch,
+        header,
+        this.config.frameKeysMax,
+        this.lengthOf,
+        (frame) => this.send(origin, frame),
+      )
+      this.sameBatch.reset()
+    }
     this.forwards.flush({ type, origin, id, hops: hops + 1 }, this.lengthOf, this.send)
     if (this.parkBatch.count > 0) this.park({ type, origin, id, hops })
   }
@@ -764,6 +784,7 @@ export class NodeRuntime {
     const length = slab.table.length
     const data = slab.values
     const epoch = this.directory.epoch[key]
+    const versions = this.store.versions
     switch (type) {
       case FrameType.Pull:
         reply.add(key, position, epoch)
@@ -774,11 +795,13 @@ export class NodeRuntime {
         for (let t = 0; t < times; t++) {
           for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
         }
+        versions[key]++
         reply.add(key, 0, epoch)
         break
       }
       case FrameType.Set:
         data.set(values.subarray(valueAt, valueAt + length), offset)
+        versions[key]++
         reply.add(key, 0, epoch)
         break
       case FrameType.Sync: {
@@ -787,15 +810,26 @@ export class NodeRuntime {
         for (let t = 0; t < times; t++) {
           for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
         }
+        versions[key]++
         this.stats.syncKeysMerged++
-        reply.add(key, 0, epoch)
+        reply.add(key, versions[key], epoch)
         reply.addValues(data, offset, length)
         break
       }
+      case FrameType.SyncCheck:
+        // An unchanged replica holding version `position`: its value only if ours moved on.
+        if (versions[key] !== position && !this.faults.ignoreSyncVersions) {
+          reply.add(key, versions[key], epoch)
+          reply.addValues(data, offset, length)
+        } else {
+          this.sameBatch.add(key, 0, epoch)
+          this.stats.syncKeysSame++
+        }
+        break
       case FrameType.ReplicaJoin:
         // A node joins only keys it holds nothing of, so never its own.
         assert(origin !== this.id, () => `node ${this.id} asked itself for a replica of ${key}`)
-        reply.add(key, 0, epoch)
+        reply.add(key, versions[key], epoch)
         reply.addValues(data, offset, length)
         break
       case FrameType.Localize:
@@ -813,7 +847,7 @@ export class NodeRuntime {
           this.handOver(key, origin, this.grants.to(origin))
         } else {
           this.holders.add(key, origin)
-          reply.add(key, 0, epoch)
+          reply.add(key, versions[key], epoch)
           reply.addValues(data, offset, length)
         }
         break
@@ -835,7 +869,7 @@ export class NodeRuntime {
     const next = this.directory.epoch[key] + 1
     this.store.transition(key, KeyEvent.HandOver)
     this.directory.record(key, origin, next)
-    batch.add(key, 0, next)
+    batch.add(key, this.store.versions[key], next)
     batch.addValues(slab.values, offset, slab.table.length)
     this.stats.relocationsOut++
   }
@@ -883,7 +917,7 @@ export class NodeRuntime {
         valueAt += length
       } else if (isJoin) {
         const length = this.lengthOf(key)
-        this.installReplica(key, values.subarray(valueAt, valueAt + length))
+        this.installReplica(key, values.subarray(valueAt, valueAt + length), a[i])
         valueAt += length
       }
     }
@@ -937,13 +971,14 @@ export class NodeRuntime {
 
   /** The new owner installs handed-over keys, acknowledges, tells the homes, replays. */
   private onHandOver(from: number, frame: Frame): void {
-    const { keys, b, values } = frame
+    const { keys, a, b, values } = frame
     let valueAt = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       const length = this.lengthOf(key)
       const offset = this.store.transition(key, KeyEvent.ValueArrived)
       this.store.slabOf(key).values.set(values.subarray(valueAt, valueAt + length), offset)
+      this.store.versions[key] = a[i]
       valueAt += length
       this.directory.record(key, this.id, b[i])
       this.holders.clear(key)
@@ -961,7 +996,7 @@ export class NodeRuntime {
 
   /** Replicas granted to this node's intents: install, replay, drop those no longer wanted. */
   private onIntentReplica(from: number, frame: Frame): void {
-    const { keys, b, values } = frame
+    const { keys, a, b, values } = frame
     const state = this.store.state
     for (const key of keys) {
       if (state[key] !== KeyState.Expected) {
@@ -974,7 +1009,7 @@ export class NodeRuntime {
       const key = keys[i]
       const length = this.lengthOf(key)
       this.directory.learn(key, from, b[i], false)
-      this.installReplica(key, values.subarray(valueAt, valueAt + length))
+      this.installReplica(key, values.subarray(valueAt, valueAt + length), a[i])
       valueAt += length
       if (this.intents.interest[key] === 0) unwanted.push(key)
     }
@@ -1146,6 +1181,7 @@ const REPLY_TYPE: Record<number, number> = {
   [FrameType.Localize]: FrameType.HandOver,
   [FrameType.ReplicaJoin]: FrameType.SyncReply,
   [FrameType.Sync]: FrameType.SyncReply,
+  [FrameType.SyncCheck]: FrameType.SyncReply,
   [FrameType.Intent]: FrameType.IntentReplica,
   // Nothing answers an IntentEnd; its reply batch stays empty.
   [FrameType.IntentEnd]: FrameType.Ack,

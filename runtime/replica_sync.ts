@@ -1,15 +1,19 @@
 /**
  * Sync rounds: how a node's replicas exchange deltas with the keys' owners.
  *
- * A round sends, for every replica this node holds, its delta since the last
- * sync (`value − base`, actors/replicas.ts) towards the key's owner, batched
- * into one `Sync` frame per destination; the base becomes the value sent. The
- * owner adds the delta exactly once (a sync is routed, parked and forwarded
- * like a push, so it reaches whichever node owns the key, also while the key
- * moves) and answers with its value `A`; the replica becomes `A + (value −
- * base)` (what was pushed here since sending) and its base `A`. A round is
- * complete when every key of it is answered, so each replica has at most one
- * sync outstanding. `runSyncRounds` is the Effect fiber that starts round after
+ * A round sends, for every replica this node holds that was pushed to since
+ * its last sync, its delta (`value − base`, actors/replicas.ts) towards the
+ * key's owner, batched into one `Sync` frame per destination; the base becomes
+ * the value sent. The owner adds the delta exactly once (a sync is routed,
+ * parked and forwarded like a push, so it reaches whichever node owns the key,
+ * also while the key moves) and answers with its value `A` and its version
+ * (`SyncReply`); the replica becomes `A + (value − base)` (what was pushed here
+ * since sending) and its base `A`. Every unchanged replica goes into one
+ * `SyncCheck` frame per destination with the version of its base instead: the
+ * owner answers with its value only if its version differs, and otherwise with
+ * the key alone (`SyncSame`), so a round over many replicas of which few
+ * changed costs keys, not values. A round is complete when every key of it is
+ * answered, so each replica has at most one sync outstanding. `runSyncRounds` is the Effect fiber that starts round after
  * round on the node's Clock, the next once the previous is complete, at most
  * `syncRoundsPerSecondMax` a second.
  *
@@ -23,7 +27,7 @@ import { assert } from "../actors/assert.ts"
 import { KeyState } from "../actors/lifecycle.ts"
 import type { Replicas } from "../actors/replicas.ts"
 import type { Store } from "../actors/store.ts"
-import { type Outbox, type SendFrame } from "./batch.ts"
+import { Outbox, type SendFrame } from "./batch.ts"
 import { encodeFrame, type Frame, FrameType, MalformedFrame } from "./codec.ts"
 import type { Directory } from "./directory.ts"
 import type { NodeStats } from "./stats.ts"
@@ -59,8 +63,14 @@ export class ReplicaSync {
   /** Waiters for a round count: resolved once `roundsCompleted ≥ round`. */
   private readonly waiters: Array<{ round: number; wake: () => void }> = []
 
-  constructor(private readonly host: SyncHost, private readonly outbox: Outbox) {
+  /** Per destination: the changed replicas' deltas, and the unchanged ones' versions. */
+  private readonly deltas: Outbox
+  private readonly checks: Outbox
+
+  constructor(private readonly host: SyncHost, frameKeysMax: number) {
     this.delta = new Float32Array(host.store.space.lengthMax)
+    this.deltas = new Outbox(host.nodes, frameKeysMax)
+    this.checks = new Outbox(host.nodes, frameKeysMax)
   }
 
   /** A round is in flight (started, not complete). */
@@ -82,13 +92,19 @@ export class ReplicaSync {
     this.roundDone = done
     const delta = this.delta
     let keys = 0
+    let checked = 0
     replicas.forEach((key) => {
       if (replicas.outstanding[key] !== 0) return
       const slab = store.slabOf(key)
-      replicas.takeDelta(key, slab, delta)
-      const batch = this.outbox.to(directory.nextHop(key, 0, host.forwardHopsMax))
-      batch.add(key, 0, 0)
-      batch.addValues(delta, 0, slab.table.length)
+      const to = directory.nextHop(key, 0, host.forwardHopsMax)
+      if (replicas.takeDelta(key, slab, delta)) {
+        const batch = this.deltas.to(to)
+        batch.add(key, 0, 0)
+        batch.addValues(delta, 0, slab.table.length)
+      } else {
+        this.checks.to(to).add(key, replicas.versions[key], 0)
+        checked++
+      }
       replicas.outstanding[key] = 1
       keys++
     })
@@ -100,43 +116,64 @@ export class ReplicaSync {
     }
     host.stats.syncRounds++
     host.stats.syncKeysSent += keys
+    host.stats.syncKeysChecked += checked
     const bytesBefore = host.stats.bytesSent
-    this.outbox.flush(
-      { type: FrameType.Sync, origin: host.id, id: 0, hops: 0 },
-      host.lengthOf,
-      host.sendFrame,
-    )
+    const header = { origin: host.id, id: 0, hops: 0 }
+    this.deltas.flush({ type: FrameType.Sync, ...header }, host.lengthOf, host.sendFrame)
+    this.checks.flush({ type: FrameType.SyncCheck, ...header }, host.lengthOf, host.sendFrame)
     host.stats.syncBytesSent += host.stats.bytesSent - bytesBefore
     return true
   }
 
   /**
    * The owner's answer to this round's syncs: merge each key as
-   * `A + (value − base)`, base `A`. The frame is checked whole before anything
-   * changes, so a reply naming a key with no sync outstanding is rejected.
+   * `A + (value − base)`, base `A`, and remember `A`'s version. The frame is
+   * checked whole before anything changes, so a reply naming a key with no
+   * sync outstanding is rejected.
    */
   onSyncReply(from: number, frame: Frame): void {
-    const host = this.host
-    const { store, replicas, directory } = host
-    const { keys, b, values } = frame
-    for (let i = 0; i < keys.length; i++) {
-      if (replicas.outstanding[keys[i]] === 0) {
-        throw new MalformedFrame(`sync reply for key ${keys[i]}, which has no sync outstanding`)
-      }
-    }
+    const { store, replicas } = this.host
+    const { keys, a, values } = frame
+    this.checkAnswer(frame)
     let valueAt = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
-      assert(store.state[key] === KeyState.Replica, () => `synced key ${key} is no replica`)
       const slab = store.slabOf(key)
-      replicas.merge(key, slab, values, valueAt)
+      replicas.merge(key, slab, values, valueAt, a[i])
       valueAt += slab.table.length
+    }
+    this.answered(from, frame)
+  }
+
+  /** The owner's value of these keys is still the version their replicas hold. */
+  onSyncSame(from: number, frame: Frame): void {
+    this.checkAnswer(frame)
+    this.answered(from, frame)
+  }
+
+  private checkAnswer(frame: Frame): void {
+    const { keys } = frame
+    for (let i = 0; i < keys.length; i++) {
+      if (this.host.replicas.outstanding[keys[i]] === 0) {
+        throw new MalformedFrame(`sync answer for key ${keys[i]}, which has no sync outstanding`)
+      }
+    }
+  }
+
+  /** Mark the frame's keys answered (their syncs no longer outstanding); complete the round. */
+  private answered(from: number, frame: Frame): void {
+    const host = this.host
+    const { store, replicas, directory } = host
+    const { keys, b } = frame
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      assert(store.state[key] === KeyState.Replica, () => `synced key ${key} is no replica`)
       replicas.outstanding[key] = 0
       directory.learn(key, from, b[i], false)
       host.onSyncAnswered(key)
     }
     this.awaiting -= keys.length
-    assert(this.awaiting >= 0, "more sync replies than syncs sent")
+    assert(this.awaiting >= 0, "more sync answers than syncs sent")
     if (this.awaiting === 0 && this.running) this.complete()
   }
 

@@ -39,12 +39,17 @@ export interface NodeStats {
   /** Replicas that arrived here, and replicas dropped here. */
   replicasCreated: number
   replicasDropped: number
-  /** Sync rounds this node started, the replica keys and bytes they sent. */
+  /**
+   * Sync rounds this node started, the replica keys and bytes they sent, and
+   * of those keys the ones sent as unchanged (a version check, no value).
+   */
   syncRounds: number
   syncKeysSent: number
   syncBytesSent: number
-  /** Replica deltas this node merged as owner. */
+  syncKeysChecked: number
+  /** Replica deltas this node merged as owner; checks it answered "unchanged" (no value). */
   syncKeysMerged: number
+  syncKeysSame: number
   /** Accesses (keys pulled or pushed) covered by an active intent here, and those served locally. */
   intentKeys: number
   intentKeysLocal: number
@@ -80,7 +85,9 @@ export const newNodeStats = (): NodeStats => ({
   syncRounds: 0,
   syncKeysSent: 0,
   syncBytesSent: 0,
+  syncKeysChecked: 0,
   syncKeysMerged: 0,
+  syncKeysSame: 0,
   intentKeys: 0,
   intentKeysLocal: 0,
   samplesPulled: 0,

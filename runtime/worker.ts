@@ -320,10 +320,14 @@ export class Worker {
     return true
   }
 
-  /** Add (push) or copy (set) every key's value from `values`; all keys are ready. */
+  /**
+   * Add (push) or copy (set) every key's value from `values` and bump its
+   * version (store.ts: what sync rounds compare); all keys are ready.
+   */
   private applyIn(type: number, keys: Keys, values: Float32Array): void {
     const space = this.node.space
     const slabs = this.node.store.slabs
+    const versions = this.node.store.versions
     const add = type === FrameType.Push
     let start = 0
     let end = 0
@@ -342,6 +346,7 @@ export class Worker {
         data = slabs[table.index].values
       }
       const to = slotOf[key - start] * length
+      versions[key]++
       if (add) { for (let j = 0; j < length; j++) data[to + j] += values[at + j] }
       else for (let j = 0; j < length; j++) data[to + j] = values[at + j]
       at += length
@@ -380,6 +385,7 @@ export class Worker {
         else if (type === FrameType.Push) {
           for (let j = 0; j < length; j++) values[offset + j] += data[at + j]
         } else for (let j = 0; j < length; j++) values[offset + j] = data[at + j]
+        if (!isPull) node.store.versions[key]++
       } else {
         remoteKeys[r] = key
         if (isPull) offsets[r] = at

@@ -126,6 +126,19 @@ describe("negative controls: the properties catch a broken protocol", () => {
       assert.equal(result.failed, true, `a duplicated sync delta went unnoticed (${policy})`)
     }
   })
+
+  it("catches an owner that answers sync checks without comparing versions", async () => {
+    for (const policy of ["nups", "full-replication", "adaptive"] as const) {
+      const result = await fc.check(
+        fc.asyncProperty(
+          workloadArbitrary(),
+          (w) => runWorkload(w, { policy, faults: { ignoreSyncVersions: true } }),
+        ),
+        { seed, numRuns: 300, endOnFailure: true },
+      )
+      assert.equal(result.failed, true, `a stale replica went unnoticed (${policy})`)
+    }
+  })
 })
 
 describe("pinned regressions (each a counterexample a property once found)", () => {
@@ -153,5 +166,25 @@ describe("pinned regressions (each a counterexample a property once found)", () 
         { kind: "advance", worker: 0 },
       ],
     }, { policy: "replication-only" })
+  })
+
+  it("a push applied locally after waiting for its key bumps the key's version", async () => {
+    // Seed 20261129 of the adaptive property, once sync rounds sent values only
+    // for changed keys: a deferred push applied at the owner (applyLocal) left
+    // the version as it was, so a replica's version check answered
+    // "unchanged" and the replica never converged (item 2).
+    await runWorkload({
+      nodes: 4,
+      workersPerNode: 3,
+      laneKeys: 6,
+      seed: 343673433,
+      delayMax: 0,
+      steps: [
+        { kind: "intent", worker: 33, keys: [604, 91], ahead: 0, clocks: 1 },
+        { kind: "push", worker: 789, keys: [0], delta: 1 },
+        { kind: "intent", worker: 3, keys: [4], ahead: 0, clocks: 1 },
+        { kind: "push", worker: 189, keys: [0, 652], delta: 1 },
+      ],
+    }, { policy: "adaptive" })
   })
 })
