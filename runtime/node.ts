@@ -225,7 +225,12 @@ export class NodeRuntime {
       sendFrame: (to, frame) => this.send(to, frame),
       forwardHopsMax: options.config.forwardHopsMax,
       onSyncAnswered: (key) => {
-        if (this.dropAfterSync.delete(key)) this.dropReplicas([key])
+        if (!this.dropAfterSync.delete(key)) return
+        this.dropReplicas([key])
+        // Intent for the key came back while the drop waited for this answer:
+        // the owner was told it ended, so ask again (acquire skipped the key
+        // then, as it was still a replica here).
+        if (this.intents.interest[key] > 0) this.acquire([key])
       },
       onRound: () => this.intents.onRound(),
     }, options.config.frameKeysMax)

@@ -275,3 +275,60 @@ async function runTiming(ahead: number) {
     await Effect.runPromise(Scope.close(clockScope, Exit.void))
   }
 }
+
+describe("intent that returns while its replica is being dropped", () => {
+  it("asks for the key again once the drop, deferred for a sync answer, happens", async () => {
+    // A regression seen in the MF example on two processes: a replica whose
+    // intent ended while its sync was unanswered was dropped at the answer
+    // even though a new intent had begun meanwhile (acquire skipped the key,
+    // still a replica then), so every access of that intent went remote.
+    const network = new MemoryNetwork({ nodes: 2, seed: 3, manual: true })
+    const clockScope = await Effect.runPromise(Scope.make())
+    const clock = await Effect.runPromise(
+      TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(clockScope)),
+    )
+    const cluster = await Cluster.local({
+      nodes: 2,
+      tables: [{ name: "t", keys: 4, length: 2 }],
+    }, { network, clock })
+    const drain = async () => {
+      for (let i = 0; i < 20; i++) {
+        while (network.step()) { /* deliver everything */ }
+        await turn()
+        if (network.pending === 0) break
+      }
+    }
+    try {
+      const key = 1 // Home and owner: node 1.
+      const [w0, w1] = cluster.localNodes.map((n) => n.worker())
+      const node0 = cluster.node(0).runtime
+      w1.intent([key], 0, 1000) // The owner wants it too, so node 0 gets a replica.
+      w0.intent([key], 1, 3)
+      await drain()
+      assert.equal(node0.store.state[key], KeyState.Replica)
+      w0.push([key], new Float32Array([1, 1]))
+      assert.ok(node0.sync.startRound(), "a sync round starts")
+      // The round's sync is on the link, unanswered, when the intent ends and a new one begins.
+      w0.advanceClock()
+      w0.advanceClock()
+      w0.advanceClock()
+      assert.equal(node0.intents.interest[key], 0)
+      w0.intent([key], 3, 10)
+      assert.equal(node0.intents.interest[key], 1)
+      assert.equal(node0.store.state[key], KeyState.Replica, "the drop waits for the answer")
+      await drain()
+      const s = node0.store.state[key]
+      assert.ok(
+        s === KeyState.Replica || s === KeyState.Owner,
+        `key ${key} is ${s} on node 0, which has intent for it`,
+      )
+      assert.ok(w0.tryPull([key], new Float32Array(2)), "the access is local")
+      const values = new Float32Array(2)
+      assert.ok(w1.tryPull([key], values), "node 1 still owns the key")
+      assert.deepEqual(Array.from(values), [1, 1], "the push reached the owner")
+    } finally {
+      await cluster.close()
+      await Effect.runPromise(Scope.close(clockScope, Exit.void))
+    }
+  })
+})
