@@ -9,7 +9,7 @@
  * starts and identical on every node: it is part of the cluster's contract.
  */
 import type { Weights } from "./alias_table.ts"
-import { assert } from "./assert.ts"
+import { InvariantViolation } from "./assert.ts"
 
 /**
  * How `prepareSample` draws the keys of a table: uniformly (the default), or
@@ -78,13 +78,15 @@ export class KeySpace {
 
   /** The table holding `key`; the key must be in range. */
   tableOf(key: number): Table {
-    assert(key >= 0, () => `key ${key} is outside the key space [0, ${this.keys})`)
     const tables = this.tables
     // Tables are few (usually one to three), so a linear scan beats a search.
-    for (let t = 0; t < tables.length; t++) {
-      if (key < tables[t].end) return tables[t]
+    // No closure is made here: this runs for every table switch on the hot path.
+    if (key >= 0) {
+      for (let t = 0; t < tables.length; t++) {
+        if (key < tables[t].end) return tables[t]
+      }
     }
-    assert(false, `key ${key} is outside the key space [0, ${this.keys})`)
+    return fail(`key ${key} is outside the key space [0, ${this.keys})`)
   }
 
   /** The value length of `key`. */
@@ -96,4 +98,8 @@ export class KeySpace {
   table(name: string): Table | undefined {
     return this.tables.find((t) => t.name === name)
   }
+}
+
+const fail = (message: string): never => {
+  throw new InvariantViolation(message)
 }

@@ -82,7 +82,10 @@ export class Worker {
     if (end <= start) {
       throw invalidArgument(`intent end ${end} must be after its start ${start}`)
     }
-    if (!this.node.policy.usesIntent || end <= this.logicalClock || keys.length === 0) return
+    // One node owns every key already: there is nothing to place.
+    const node = this.node
+    if (!node.policy.usesIntent || node.nodes === 1 || end <= this.logicalClock) return
+    if (keys.length === 0) return
     this.node.intents.add(this.intentSlot, Uint32Array.from(keys), start, end)
   }
 
