@@ -12,6 +12,7 @@ export type { TableSampling, TableSpec } from "./actors/key_space.ts"
 export type { PrepareSampleOptions, SampleHandle } from "./runtime/sampling.ts"
 export type { SamplingOptions, SamplingScheme } from "./runtime/sampling_context.ts"
 export type { PolicyName, PolicyOption } from "./runtime/policy.ts"
+export { policyNames } from "./runtime/policy.ts"
 export type { RoamConfigShape } from "./runtime/config.ts"
 export type { NodeStats } from "./runtime/stats.ts"
 export {

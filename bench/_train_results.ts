@@ -20,19 +20,16 @@
  * epoch's.
  */
 import type { EpochRecord, RunSummary } from "../examples/lib/report.ts"
+import { type PolicyName, policyNames } from "../mod.ts"
 
 export const TASKS = ["mf", "kge", "word2vec"] as const
 export type Task = typeof TASKS[number]
 
-export const POLICIES = [
+/** Every policy of roam, the default (adaptive) first. */
+export const POLICIES: readonly PolicyName[] = [
   "adaptive",
-  "static",
-  "lapse",
-  "nups",
-  "full-replication",
-  "replication-only",
-  "relocation-only",
-] as const
+  ...policyNames.filter((p) => p !== "adaptive"),
+]
 
 /** `plain` is the single-process implementation with no parameter manager: the ceiling. */
 export type Mode = "local" | "process" | "plain"
@@ -52,14 +49,7 @@ export interface EpochPoint {
   readonly quality: Record<string, number>
 }
 
-export interface RunFinal {
-  readonly quality: Record<string, number>
-  readonly localShare: number
-  readonly secondsPerEpoch: number
-  readonly bytesPerEpoch: number
-  readonly framesPerEpoch: number
-  readonly dataPointsPerSecond: number
-}
+export type RunFinal = RunSummary["final"]
 
 /** One run of the matrix: a task under a policy (or `plain`) on some nodes in some mode. */
 export interface TrainRun {

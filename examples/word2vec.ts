@@ -36,7 +36,7 @@ import {
 } from "./lib/flags.ts"
 import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
-import { trainW2vPlain } from "./lib/w2v_plain.ts"
+import { trainW2vPlain, type W2vPlainOptions } from "./lib/w2v_plain.ts"
 import { hashUnit, mix32, Random } from "./lib/random.ts"
 import {
   type EpochRecord,
@@ -121,14 +121,9 @@ export function loadCorpus(own: Record<string, unknown>, seed: number): W2vData 
   }
 }
 
-export interface W2vOptions {
+/** The plain twin's options, less what the common flags carry. */
+export interface W2vOptions extends Omit<W2vPlainOptions, "epochs" | "seed"> {
   readonly common: CommonFlags
-  readonly dim: number
-  readonly window: number
-  readonly negatives: number
-  readonly rate: number
-  readonly subsample: number
-  readonly batch: number
 }
 
 interface Task {

@@ -10,7 +10,7 @@
  */
 import process from "node:process"
 import { parseArgs } from "node:util"
-import type { PolicyName, PolicyOption } from "../../mod.ts"
+import { type PolicyName, policyNames, type PolicyOption } from "../../mod.ts"
 import { DebianDataMissing } from "../data/debian.ts"
 
 export interface CommonFlags {
@@ -40,15 +40,7 @@ const COMMON = {
 } as const satisfies OptionSpec
 
 /** Every policy of roam; "nups" replicates each node's 1% most accessed keys. */
-const POLICIES: readonly string[] = [
-  "adaptive",
-  "static",
-  "lapse",
-  "nups",
-  "full-replication",
-  "replication-only",
-  "relocation-only",
-]
+const POLICIES: readonly string[] = policyNames
 
 /** Parse `args` into the common flags and the example's own (as strings/booleans). */
 export function parseFlags<T extends OptionSpec>(
