@@ -41,7 +41,10 @@ export class Batch {
       grown.set(this.values.subarray(0, this.valueCount))
       this.values = grown
     }
-    this.values.set(source.subarray(offset, offset + length), this.valueCount)
+    // A loop, not set(subarray()): values are short and this runs once per key.
+    const values = this.values
+    const at = this.valueCount
+    for (let j = 0; j < length; j++) values[at + j] = source[offset + j]
     this.valueCount = need
   }
 

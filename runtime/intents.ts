@@ -126,7 +126,8 @@ export class IntentScheduler {
     while (taken < waiting.length && waiting[taken].start <= horizon) {
       const intent = waiting[taken++]
       if (intent.end <= worker.clock) continue
-      for (const key of intent.keys) {
+      for (let k = 0; k < intent.keys.length; k++) {
+        const key = intent.keys[k]
         if (interest[key]++ === 0) (this.gained.push(key), this.interestedKeys++)
       }
       insertBy(worker.active, intent, (i) => i.end)
@@ -135,7 +136,9 @@ export class IntentScheduler {
     const active = worker.active
     let ended = 0
     while (ended < active.length && active[ended].end <= worker.clock) {
-      for (const key of active[ended++].keys) {
+      const keys = active[ended++].keys
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k]
         assert(interest[key] > 0, () => `interest in key ${key} below zero`)
         if (--interest[key] === 0) (this.lost.push(key), this.interestedKeys--)
       }
@@ -148,12 +151,12 @@ export class IntentScheduler {
     const interest = this.interest
     // A key can be gained and lost in one evaluation; only its final state counts.
     if (this.gained.length > 0) {
-      const gained = this.gained.filter((key) => interest[key] > 0)
+      const gained = keepIf(this.gained, (key) => interest[key] > 0)
       this.gained.length = 0
       if (gained.length > 0) this.host.acquire(gained)
     }
     if (this.lost.length > 0) {
-      const lost = this.lost.filter((key) => interest[key] === 0)
+      const lost = keepIf(this.lost, (key) => interest[key] === 0)
       this.lost.length = 0
       if (lost.length > 0) this.host.release(lost)
     }
@@ -171,4 +174,11 @@ function insertBy<T>(list: T[], item: T, by: (t: T) => number): void {
     else hi = mid
   }
   list.splice(lo, 0, item)
+}
+
+/** `list.filter(keep)` as a plain loop: this runs for every batch of intents. */
+function keepIf(list: readonly number[], keep: (key: number) => boolean): number[] {
+  const kept: number[] = []
+  for (let i = 0; i < list.length; i++) if (keep(list[i])) kept.push(list[i])
+  return kept
 }

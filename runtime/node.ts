@@ -335,7 +335,8 @@ export class NodeRuntime {
    */
   private issueIntent(entry: OpEntry): void {
     const state = this.store.state
-    for (const key of entry.keys) {
+    for (let k = 0; k < entry.keys.length; k++) {
+      const key = entry.keys[k]
       if (state[key] !== KeyState.Absent) continue
       this.store.transition(key, KeyEvent.Localize)
       this.towardsOwner(key)
@@ -358,7 +359,10 @@ export class NodeRuntime {
   private acquire(keys: readonly number[]): void {
     if (!this.policy.usesIntent || this.closed) return
     const state = this.store.state
-    const wanted = keys.filter((key) => state[key] === KeyState.Absent)
+    const wanted: number[] = []
+    for (let k = 0; k < keys.length; k++) {
+      if (state[keys[k]] === KeyState.Absent) wanted.push(keys[k])
+    }
     // A key still being handed over away from here is asked back once acknowledged.
     if (wanted.length === 0) return
     const op = this.openOp(wanted.length, undefined)
@@ -957,7 +961,8 @@ export class NodeRuntime {
       throw new MalformedFrame(`reply answers ${frame.keys.length} keys, ${op.remaining} awaited`)
     }
     if (frame.type === FrameType.SyncReply) {
-      for (const key of frame.keys) {
+      for (let k = 0; k < frame.keys.length; k++) {
+        const key = frame.keys[k]
         if (this.store.state[key] !== KeyState.Expected || this.replicas.has(key)) {
           throw new MalformedFrame(`replica value for key ${key}, which is not awaited`)
         }
@@ -1032,7 +1037,8 @@ export class NodeRuntime {
   /** The old owner frees handed-over keys once the new owner has them. */
   private onHandOverAck(from: number, frame: Frame): void {
     this.handoffs.acknowledged(from, frame.keys.length)
-    for (const key of frame.keys) {
+    for (let k = 0; k < frame.keys.length; k++) {
+      const key = frame.keys[k]
       this.store.transition(key, KeyEvent.HandOverAcked)
       // Still wanted here (an intent began while the key was leaving, or a
       // contested key under relocation-only): asked back at the next clock.
