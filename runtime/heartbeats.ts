@@ -14,9 +14,18 @@
  * All times are on the Clock's monotonic line (`monotonicMs`): link time
  * stamps and ticks are compared with each other only, never with the wall
  * clock, so a wall-clock jump cannot fake a silence.
+ *
+ * A tick that comes more than `STALL_PERIODS` periods after the previous one
+ * means this process's event loop was stalled (a training loop that ran
+ * without awaiting): the peers' heartbeats may still sit unread in the
+ * sockets, since a timer can run before the sockets are polled, so that
+ * tick does not judge silence (`judge` false); the next, timely one does.
  */
 import { Clock, Duration, Effect, Schedule, Scope } from "effect"
 import { assert } from "../actors/assert.ts"
+
+/** Periods between two ticks beyond which the second is a stall's, and judges no silence. */
+export const STALL_PERIODS = 2
 
 /** Milliseconds on `clock`'s monotonic time line (arbitrary origin; only differences mean anything). */
 export const monotonicMs = (clock: Clock.Clock): number =>
@@ -26,9 +35,20 @@ export const monotonicMs = (clock: Clock.Clock): number =>
  * Call `tick` with the Clock's time every `heartbeatMs`, first after one
  * period (as a timer would), until interrupted.
  */
-export const heartbeats = (tick: (nowMs: number) => void, heartbeatMs: number) => {
+export const heartbeats = (
+  tick: (nowMs: number, judge: boolean) => void,
+  heartbeatMs: number,
+) => {
   const period = Duration.millis(heartbeatMs)
-  const once = Clock.clockWith((clock) => Effect.sync(() => tick(monotonicMs(clock))))
+  let previous = Number.NaN
+  const once = Clock.clockWith((clock) =>
+    Effect.sync(() => {
+      const now = monotonicMs(clock)
+      const judge = !(now - previous > STALL_PERIODS * heartbeatMs)
+      previous = now
+      tick(now, judge)
+    })
+  )
   return Effect.sleep(period).pipe(
     Effect.andThen(once.pipe(Effect.repeat(Schedule.spaced(period)))),
     // A throwing tick is a broken invariant. Rethrow it outside Effect, so it
@@ -44,7 +64,11 @@ export const heartbeats = (tick: (nowMs: number) => void, heartbeatMs: number) =
  */
 export function forkHeartbeats(
   scope: Scope.Scope,
-  options: { tick: (nowMs: number) => void; heartbeatMs: number; clock: Clock.Clock },
+  options: {
+    tick: (nowMs: number, judge: boolean) => void
+    heartbeatMs: number
+    clock: Clock.Clock
+  },
 ): void {
   // A zero period would spin the fiber; `resolveConfig` refuses it, so this is an invariant.
   assert(options.heartbeatMs > 0, () => `heartbeatMs must be positive, got ${options.heartbeatMs}`)

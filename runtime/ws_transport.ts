@@ -158,7 +158,7 @@ export class WsEndpoint implements Endpoint {
     }
     server.on("connection", (socket: WsSocket) => this.accept(socket))
     forkHeartbeats(this.scope, {
-      tick: (now) => this.tick(now),
+      tick: (now, judge) => this.tick(now, judge),
       heartbeatMs: this.config.heartbeatMs,
       clock,
     })
@@ -425,14 +425,18 @@ export class WsEndpoint implements Endpoint {
    * The heartbeat fiber's step: heartbeats on idle links; close links silent
    * too long and handshakes that take too long.
    */
-  private tick(now: number): void {
-    for (const link of this.pending) {
-      if (now - link.openedMs > this.config.handshakeTimeoutMs) {
-        this.refuse(link, `no authentication within handshakeTimeoutMs`)
+  /** Beat on idle links; when `judge` (no stall just before), fail silent links and handshakes. */
+  private tick(now: number, judge: boolean): void {
+    if (judge) {
+      for (const link of this.pending) {
+        if (now - link.openedMs > this.config.handshakeTimeoutMs) {
+          this.refuse(link, `no authentication within handshakeTimeoutMs`)
+        }
       }
     }
+    const limits = judge ? this.config : { ...this.config, peerTimeoutMs: Infinity }
     for (const link of this.links) {
-      if (link?.state === "open") link.heartbeat(now, this.config, BEAT)
+      if (link?.state === "open") link.heartbeat(now, limits, BEAT)
     }
   }
 }

@@ -9,7 +9,7 @@
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
-import { Effect, Exit, Scope } from "effect"
+import { Clock, Effect, Exit, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { forkHeartbeats, monotonicMs } from "../runtime/heartbeats.ts"
 import { type LinkEvents, PeerLink, type WsSocket } from "../runtime/peer_link.ts"
@@ -137,6 +137,76 @@ describe("heartbeat fiber on a TestClock", () => {
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0))
       assert.equal(ticks, ticksAtClose)
       assert.equal(answering.state, "open", "no silence check after the scope closed")
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await Effect.runPromise(Scope.close(clockScope, Exit.void))
+    }
+  })
+
+  it("judges no silence on the tick that ends a stall of this process; the next tick does", async () => {
+    const clockScope = await Effect.runPromise(Scope.make())
+    const test = await Effect.runPromise(
+      TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(clockScope)),
+    )
+    // The TestClock wakes every sleep on time; a stall is time that passes
+    // with no tick at all, so it is an offset added to what the clock reads.
+    let stalledNs = 0n
+    const clock: Clock.Clock = {
+      currentTimeMillisUnsafe: () =>
+        test.currentTimeMillisUnsafe() + Number(stalledNs / 1_000_000n),
+      currentTimeMillis: Effect.sync(() => clock.currentTimeMillisUnsafe()),
+      currentTimeNanosUnsafe: () => test.currentTimeNanosUnsafe() + stalledNs,
+      currentTimeNanos: Effect.sync(() => clock.currentTimeNanosUnsafe()),
+      monotonicTimeNanosUnsafe: () => test.monotonicTimeNanosUnsafe() + stalledNs,
+      monotonicTimeNanos: Effect.sync(() => clock.monotonicTimeNanosUnsafe()),
+      sleep: (duration) => test.sleep(duration),
+    }
+    const scope = Scope.makeUnsafe()
+    try {
+      const closed: string[] = []
+      const events: LinkEvents = {
+        message: () => {},
+        closed: (link) => closed.push(`${link.peer}`),
+      }
+      const socket = new FakeSocket()
+      const link = new PeerLink(socket, limits, events, () => monotonicMs(clock))
+      link.peer = 1
+      link.state = "open"
+      const judged: boolean[] = []
+      forkHeartbeats(scope, {
+        // What the endpoint's tick does: no silence judged on a stall's tick.
+        tick: (nowMs, judge) => {
+          judged.push(judge)
+          if (link.state === "open") {
+            link.heartbeat(nowMs, judge ? limits : { ...limits, peerTimeoutMs: Infinity }, BEAT)
+          }
+        },
+        heartbeatMs: HEARTBEAT_MS,
+        clock,
+      })
+      const advance = async (ms: number, ticks: number) => {
+        await Effect.runPromise(test.adjust(ms))
+        await waitFor(() => judged.length >= ticks, `tick ${ticks}`)
+      }
+      await advance(HEARTBEAT_MS, 1)
+      socket.receive(BEAT)
+      // This process stalls for five peer timeouts: the peer's beats wait unread.
+      stalledNs += BigInt(5 * PEER_TIMEOUT_MS) * 1_000_000n
+      await advance(HEARTBEAT_MS, 2)
+      assert.deepEqual(judged, [true, false])
+      assert.equal(link.state, "open", "a stall of ours is not the peer's silence")
+      // The event loop turns: the waiting beats are read, the next tick is on time.
+      socket.receive(BEAT)
+      await advance(HEARTBEAT_MS, 3)
+      assert.deepEqual(judged, [true, false, true])
+      assert.equal(link.state, "open")
+      // A peer truly silent past peerTimeoutMs is still failed by timely ticks.
+      await advance(
+        PEER_TIMEOUT_MS + HEARTBEAT_MS,
+        3 + (PEER_TIMEOUT_MS + HEARTBEAT_MS) / HEARTBEAT_MS,
+      )
+      assert.equal(link.state, "closed")
+      assert.deepEqual(closed, ["1"])
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       await Effect.runPromise(Scope.close(clockScope, Exit.void))
