@@ -9,17 +9,10 @@
  * (other processes, frequency changes) hits every side alike. Batches come from
  * a seeded generator, so every run and every runtime times the same keys.
  */
+import { mulberry32, zipfDraw } from "../examples/lib/random.ts"
 
 /** mulberry32: a small seeded generator, so every run draws the same batches. */
-export function random(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = Math.imul(s ^ (s >>> 15), 1 | s)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const random: (seed: number) => () => number = mulberry32
 
 /**
  * The keys of a Zipf table ordered by popularity: `keyOfRank[r]` is the key
@@ -62,20 +55,8 @@ export function zipfSampler(
   keyOfRank: Uint32Array = zipfRanking(n, rand),
 ): () => number {
   if (keyOfRank.length !== n) throw new Error(`zipfSampler: ranking of ${keyOfRank.length} keys`)
-  const cdf = new Float64Array(n)
-  let sum = 0
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, 1.1)
-  return () => {
-    const u = rand() * sum
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (cdf[mid] < u) lo = mid + 1
-      else hi = mid
-    }
-    return keyOfRank[lo]
-  }
+  const rank = zipfDraw(n, 1.1, rand)
+  return () => keyOfRank[rank()]
 }
 
 export type Pattern = "zipf" | "uniform"

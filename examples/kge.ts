@@ -36,7 +36,7 @@ import { trainKgePlain } from "./lib/kge_plain.ts"
 import { epochOrder } from "./lib/mf_plain.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { hashUnit } from "./lib/random.ts"
-import { type EpochRecord, finishRun, phaseStats, summarize } from "./lib/report.ts"
+import { endEpoch, type EpochRecord, finishRun, summarize } from "./lib/report.ts"
 import type { CommonFlags } from "./lib/flags.ts"
 import type { RunSummary } from "./lib/report.ts"
 
@@ -303,12 +303,8 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
       const before = cluster.stats()
       const started = performance.now()
       const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch)))
-      // A barrier orders operations at the owners; replicas (adaptive, nups, ...) are
-      // fresh only after waitSync, and evaluation may read them.
-      await Promise.all(tasks.map((task) => task.worker.waitSync()))
-      await Promise.all(tasks.map((task) => task.worker.barrier()))
-      const seconds = (performance.now() - started) / 1000
-      const phase = phaseStats(before, cluster.stats())
+      const workers = tasks.map((task) => task.worker)
+      const { seconds, phase } = await endEpoch(cluster, workers, before, started)
       const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, 2 * trainCount)
       const metrics = rankMetrics(hyper, await pullModel(run, tasks[0].worker), test, filter)
       records.push({

@@ -47,13 +47,7 @@ import {
   valueLength,
 } from "./lib/mf_model.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
-import {
-  type EpochRecord,
-  finishRun,
-  phaseStats,
-  type RunSummary,
-  summarize,
-} from "./lib/report.ts"
+import { endEpoch, type EpochRecord, finishRun, type RunSummary, summarize } from "./lib/report.ts"
 
 const USAGE =
   `usage: mf.ts (--synthetic rows,cols,nnz | --movielens Rdata.rdb|ratings.csv | --train x.mmc --test y.mmc)
@@ -331,12 +325,8 @@ async function trainEpochs(
     const before = run.cluster.stats()
     const started = performance.now()
     const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch, rate)))
-    // A barrier orders operations at the owners; replicas (adaptive, nups, ...) are
-    // fresh only after waitSync, and evaluation may read them.
-    await Promise.all(tasks.map((task) => task.worker.waitSync()))
-    await Promise.all(tasks.map((task) => task.worker.barrier()))
-    const seconds = (performance.now() - started) / 1000
-    const phase = phaseStats(before, run.cluster.stats())
+    const workers = tasks.map((task) => task.worker)
+    const { seconds, phase } = await endEpoch(run.cluster, workers, before, started)
     const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, points)
     const [rowValues, colValues] = await pullModel(run, tasks[0].worker)
     const rmse = rmseOf(run.hyper, test, rowValues, colValues)

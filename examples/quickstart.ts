@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util"
 import { Cluster, type Worker } from "../mod.ts"
+import { mulberry32, zipfDraw } from "./lib/random.ts"
 
 const { values: flags } = parseArgs({
   options: {
@@ -32,35 +33,10 @@ const rank = 8
 const lambda = 0.02
 const rate = 0.05
 
-/** A small deterministic generator (mulberry32) so the example replays from its seed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = Math.imul(s ^ (s >>> 15), 1 | s)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = random(Number(flags.seed))
+const rand = mulberry32(Number(flags.seed))
 
-/** Zipf(1.1) sampler over [0, n) by inverse CDF on a precomputed table. */
-function zipf(n: number): () => number {
-  const cdf = new Float64Array(n)
-  let sum = 0
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, 1.1)
-  return () => {
-    const u = rand() * sum
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (cdf[mid] < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-}
+/** Zipf(1.1) sampler over [0, n). */
+const zipf = (n: number): () => number => zipfDraw(n, 1.1, rand)
 
 // Planted factors and the ratings they generate.
 const planted = (n: number) => Float32Array.from({ length: n * rank }, () => (rand() - 0.5) * 1.5)

@@ -38,13 +38,7 @@ import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { trainW2vPlain, type W2vPlainOptions } from "./lib/w2v_plain.ts"
 import { hashUnit, mix32, Random } from "./lib/random.ts"
-import {
-  type EpochRecord,
-  finishRun,
-  phaseStats,
-  type RunSummary,
-  summarize,
-} from "./lib/report.ts"
+import { endEpoch, type EpochRecord, finishRun, type RunSummary, summarize } from "./lib/report.ts"
 import { keptShare, sgnsStep, subsampledTokens, synonymAuc, topicShare } from "./lib/w2v_model.ts"
 
 const USAGE = `usage: word2vec.ts (--corpus brown|gcide|austen|combined | --brown
@@ -331,12 +325,8 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
       const before = cluster.stats()
       const started = performance.now()
       const results = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch)))
-      // A barrier orders operations at the owners; replicas (adaptive, nups, ...) are
-      // fresh only after waitSync, and evaluation may read them.
-      await Promise.all(tasks.map((task) => task.worker.waitSync()))
-      await Promise.all(tasks.map((task) => task.worker.barrier()))
-      const seconds = (performance.now() - started) / 1000
-      const phase = phaseStats(before, cluster.stats())
+      const workers = tasks.map((task) => task.worker)
+      const { seconds, phase } = await endEpoch(cluster, workers, before, started)
       const points = results.reduce((a, r) => a + r[1], 0)
       const trainLoss = results.reduce((a, r) => a + r[0], 0) / Math.max(1, points)
       const keys = Uint32Array.from({ length: words }, (_, i) => run.wordStart + i)

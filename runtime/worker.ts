@@ -366,6 +366,7 @@ export class Worker {
     const state = node.store.state
     const busy = node.busy
     const isPull = type === FrameType.Pull
+    const versions = node.store.versions
     const remote = this.scanRemote
     const remoteKeys = new Uint32Array(remote)
     const offsets = isPull ? new Uint32Array(remote) : NO_OFFSETS
@@ -388,7 +389,7 @@ export class Worker {
         else if (type === FrameType.Push) {
           for (let j = 0; j < length; j++) values[offset + j] += data[at + j]
         } else for (let j = 0; j < length; j++) values[offset + j] = data[at + j]
-        if (!isPull) node.store.versions[key]++
+        if (!isPull) versions[key]++
       } else {
         remoteKeys[r] = key
         if (isPull) offsets[r] = at

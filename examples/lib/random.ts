@@ -12,6 +12,20 @@
 
 const TWO_POW_32 = 4294967296
 
+/**
+ * Bare mulberry32 on `seed` as given (no mixing, unlike `Random`): a uniform
+ * [0, 1) source for the quickstart and the benchmarks.
+ */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = Math.imul(s ^ (s >>> 15), 1 | s)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / TWO_POW_32
+  }
+}
+
 /** A deterministic random stream: the same seed always yields the same values. */
 export class Random {
   private state: number
@@ -89,12 +103,17 @@ export function hashUnit(seed: number, key: number, j: number): number {
  * by binary search on a precomputed cumulative table.
  */
 export function zipfSampler(n: number, s: number, random: Random): () => number {
+  return zipfDraw(n, s, () => random.next())
+}
+
+/** `zipfSampler` over any uniform [0, 1) source `next` (a `Random`'s, or `mulberry32`). */
+export function zipfDraw(n: number, s: number, next: () => number): () => number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`zipf: n must be >= 1, got ${n}`)
   const cdf = new Float64Array(n)
   let sum = 0
   for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, s)
   return () => {
-    const u = random.next() * sum
+    const u = next() * sum
     let lo = 0
     let hi = n - 1
     while (lo < hi) {

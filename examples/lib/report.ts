@@ -11,7 +11,7 @@
  * per-epoch list.
  */
 import { writeFileSync } from "node:fs"
-import type { ClusterStats, NodeStats } from "../../mod.ts"
+import type { Cluster, ClusterStats, NodeStats, Worker } from "../../mod.ts"
 
 export interface EpochRecord {
   readonly epoch: number
@@ -35,6 +35,24 @@ export function phaseStats(before: ClusterStats, after: ClusterStats): PhaseStat
   const local = d("pullKeysLocal") + d("pushKeysLocal")
   const all = local + d("pullKeysRemote") + d("pushKeysRemote")
   return { localShare: all === 0 ? 1 : local / all, frames: d("framesSent"), bytes: d("bytesSent") }
+}
+
+/**
+ * End an epoch's training: every worker's pushes synced into every replica
+ * (evaluation may read replicas) and all workers met at a barrier (which
+ * orders operations at the owners). Returns the seconds since `started`
+ * (a `performance.now()`) and the epoch's communication since `before`.
+ */
+export async function endEpoch(
+  cluster: Cluster,
+  workers: readonly Worker[],
+  before: ClusterStats,
+  started: number,
+): Promise<{ seconds: number; phase: PhaseStats }> {
+  await Promise.all(workers.map((worker) => worker.waitSync()))
+  await Promise.all(workers.map((worker) => worker.barrier()))
+  const seconds = (performance.now() - started) / 1000
+  return { seconds, phase: phaseStats(before, cluster.stats()) }
 }
 
 export interface RunSummary {
