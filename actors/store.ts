@@ -11,6 +11,13 @@
  * only take transitions the machine allows. The data plane (worker handles,
  * the node's frame handlers) reads `values` and `slotOf` directly.
  *
+ * `ready` is the hot path's one read per key: the key's slot while this
+ * node serves it locally now (owner or replica, `busy` zero), else -1. It is
+ * derived, kept true by `transition`, `hold` and `unhold`, the only writers of
+ * `state` and `busy`: one load where the worker loops would otherwise read
+ * the state, the busy count and the slot. `busy` counts the node's
+ * unfinished operations on a key (in flight or waiting: runtime/deferred.ts).
+ *
  * `versions` counts, per key, the changes to the owner's value (every push,
  * set and merged sync delta bumps it, modulo 2^32); it travels with the key
  * when ownership moves, so a key's versions form one sequence whichever node
@@ -155,12 +162,44 @@ export class Store {
   readonly state: Uint8Array
   /** Per key: the version of the value this node holds as owner (see the module note). */
   readonly versions: Uint32Array
+  /** Per key: this node's unfinished operations on it; written only by `hold` and `unhold`. */
+  readonly busy: Int32Array
+  /** Per key: its slot while it serves locally with nothing busy, else -1 (the module note). */
+  readonly ready: Int32Array
   readonly slabs: readonly TableSlab[]
+  private replicaKeys = 0
 
   constructor(readonly space: KeySpace, capacities: readonly number[]) {
     this.state = new Uint8Array(space.keys)
     this.versions = new Uint32Array(space.keys)
+    this.busy = new Int32Array(space.keys)
+    this.ready = new Int32Array(space.keys).fill(-1)
     this.slabs = space.tables.map((t) => new TableSlab(t, capacities[t.index] ?? 1))
+  }
+
+  /** Number of keys held as replicas (so a hot loop can skip telling replicas apart). */
+  get replicasHeld(): number {
+    return this.replicaKeys
+  }
+
+  /** One more unfinished operation of this node on `key`: it is not ready until it ends. */
+  hold(key: number): void {
+    this.busy[key]++
+    this.ready[key] = -1
+  }
+
+  /** One fewer unfinished operation on `key`. */
+  unhold(key: number): void {
+    assert(this.busy[key] > 0, () => `key ${key} released more often than held`)
+    if (--this.busy[key] === 0) this.refreshReady(key)
+  }
+
+  private refreshReady(key: number): void {
+    if (this.busy[key] !== 0 || !servesLocally(this.state[key])) this.ready[key] = -1
+    else {
+      const slab = this.slabOf(key)
+      this.ready[key] = slab.slotOf[key - slab.table.start]
+    }
   }
 
   slabOf(key: number): TableSlab {
@@ -177,13 +216,17 @@ export class Store {
     const from = this.state[key]
     const to = mustTransition(from, event, key)
     this.state[key] = to
+    if (from === KeyState.Replica) this.replicaKeys--
+    if (to === KeyState.Replica) this.replicaKeys++
     const slab = this.slabOf(key)
-    if (!holdsValue(from) && holdsValue(to)) return slab.allocate(key)
-    if (holdsValue(from) && !holdsValue(to)) {
+    let offset: number
+    if (!holdsValue(from) && holdsValue(to)) offset = slab.allocate(key)
+    else if (holdsValue(from) && !holdsValue(to)) {
       slab.release(key)
-      return -1
-    }
-    return slab.offsetOf(key)
+      offset = -1
+    } else offset = slab.offsetOf(key)
+    this.refreshReady(key)
+    return offset
   }
 
   /** Number of keys in `state`. */
@@ -193,7 +236,10 @@ export class Store {
     return n
   }
 
-  /** Every key holds a slot exactly when its state says it holds a value. */
+  /**
+   * Every key holds a slot exactly when its state says it holds a value, and
+   * `ready` and the replica count agree with the states, slots and `busy`.
+   */
   checkIntegrity(): void {
     let holding = 0
     for (let k = 0; k < this.state.length; k++) {
@@ -209,5 +255,18 @@ export class Store {
     let used = 0
     for (const slab of this.slabs) used += slab.checkIntegrity()
     assert(used === holding, `${used} slots in use for ${holding} keys holding values`)
+    let replicas = 0
+    for (let k = 0; k < this.state.length; k++) {
+      const s = this.state[k]
+      if (s === KeyState.Replica) replicas++
+      assert(this.busy[k] >= 0, () => `key ${k} has negative busy ${this.busy[k]}`)
+      const slab = this.slabOf(k)
+      const ready = this.busy[k] === 0 && servesLocally(s) ? slab.slotOf[k - slab.table.start] : -1
+      assert(
+        this.ready[k] === ready,
+        () => `key ${k} (${keyStateNames[s]}, busy ${this.busy[k]}) has ready ${this.ready[k]}`,
+      )
+    }
+    assert(replicas === this.replicaKeys, `${replicas} replicas but ${this.replicaKeys} counted`)
   }
 }

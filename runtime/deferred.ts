@@ -7,10 +7,12 @@
  * miss a push issued before it. An operation that touches a busy key waits
  * here, whole, in issue order; when replies come in, `drain` issues every
  * entry whose keys are free and not claimed by an earlier waiting entry.
- * `busy[key]` counts a key's in-flight and waiting uses, so the hot path
- * needs a single read to know that a key is free.
+ * The store's `busy[key]` counts a key's in-flight and waiting uses, and the
+ * store folds it into `ready`, so the hot path needs a single read to know
+ * that a key is free.
  */
 import { assert } from "../actors/assert.ts"
+import type { Store } from "../actors/store.ts"
 
 /** The non-local part of a worker's pull, push or set. */
 export interface OpEntry {
@@ -28,11 +30,11 @@ export class Deferred {
   private readonly marks: Uint8Array
 
   constructor(
-    private readonly busy: Int32Array,
+    private readonly store: Store,
     private readonly inflight: Int32Array,
     private readonly deferredOpsMax: number,
   ) {
-    this.marks = new Uint8Array(busy.length)
+    this.marks = new Uint8Array(store.busy.length)
   }
 
   get length(): number {
@@ -41,7 +43,7 @@ export class Deferred {
 
   /** Must an operation on `keys` wait (an earlier one on one of them is unfinished)? */
   mustWait(keys: Uint32Array): boolean {
-    const busy = this.busy
+    const busy = this.store.busy
     for (let i = 0; i < keys.length; i++) if (busy[keys[i]] > 0) return true
     return false
   }
@@ -51,7 +53,7 @@ export class Deferred {
       this.entries.length < this.deferredOpsMax,
       () => `more than deferredOpsMax (${this.deferredOpsMax}) operations wait for earlier ones`,
     )
-    for (const key of entry.keys) this.busy[key]++
+    for (const key of entry.keys) this.store.hold(key)
     this.entries.push(entry)
   }
 
@@ -70,7 +72,7 @@ export class Deferred {
         }
       }
       if (free) {
-        for (const key of entry.keys) this.busy[key]--
+        for (const key of entry.keys) this.store.unhold(key)
         issue(entry)
       } else {
         for (const key of entry.keys) marks[key] = 1

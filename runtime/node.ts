@@ -104,7 +104,7 @@ export class NodeRuntime {
   readonly barrier: Barrier
   /** Unanswered keys of this node's operations, per key (see the module note). */
   readonly inflight: Int32Array
-  /** `inflight` plus operations deferred behind it, per key: the hot path's one check. */
+  /** `inflight` plus operations deferred behind it, per key (the store's; read-only here). */
   readonly busy: Int32Array
   readonly deferred: Deferred
   /**
@@ -185,9 +185,10 @@ export class NodeRuntime {
     this.ordersOps = options.policy.relocatesOnLocalize || options.policy.dropsReplicas
     this.handoffs = new Handoffs(nodes)
     this.directory = new Directory(id, nodes, space.keys)
+    this.store = new Store(space, space.tables.map((t) => Math.ceil(t.keys / nodes)))
     this.inflight = new Int32Array(space.keys)
-    this.busy = new Int32Array(space.keys)
-    this.deferred = new Deferred(this.busy, this.inflight, options.config.deferredOpsMax)
+    this.busy = this.store.busy
+    this.deferred = new Deferred(this.store, this.inflight, options.config.deferredOpsMax)
     this.replies = new Outbox(nodes, options.config.frameKeysMax)
     this.forwards = new Outbox(nodes, options.config.frameKeysMax)
     this.notices = new Outbox(nodes, options.config.frameKeysMax)
@@ -198,7 +199,6 @@ export class NodeRuntime {
       () => this.quiet,
     )
     // Initial placement: every key starts at its home, filled by its table's init.
-    this.store = new Store(space, space.tables.map((t) => Math.ceil(t.keys / nodes)))
     for (const table of space.tables) {
       const first = table.start + ((id - (table.start % nodes)) + nodes) % nodes
       for (let key = first; key < table.end; key += nodes) {
@@ -305,7 +305,7 @@ export class NodeRuntime {
         applied++
       } else {
         if (type === FrameType.ReplicaJoin) this.store.transition(key, KeyEvent.AwaitReplica)
-        if (this.ordersOps) (this.inflight[key]++, this.busy[key]++)
+        if (this.ordersOps) (this.inflight[key]++, this.store.hold(key))
         const batch = s === KeyState.Expected ? this.parkBatch : this.forwards.to(
           this.directory.nextHop(key, 0, this.config.forwardHopsMax),
         )
@@ -397,7 +397,7 @@ export class NodeRuntime {
    * with no earlier operation of this node on it in flight or waiting?
    */
   isReady(key: number): boolean {
-    return servesLocally(this.store.state[key]) && this.busy[key] === 0
+    return this.store.ready[key] >= 0
   }
 
   /** Count accesses covered by an active intent here, and those served locally. */
@@ -917,7 +917,7 @@ export class NodeRuntime {
       if (from !== this.id) this.directory.learn(key, from, b[i], owns[key] === KeyState.Owner)
       if (this.ordersOps) {
         this.inflight[key]--
-        this.busy[key]--
+        this.store.unhold(key)
         assert(this.inflight[key] >= 0, () => `key ${key}: more replies than requests`)
       }
       if (frame.type === FrameType.PullReply) {

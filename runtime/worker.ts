@@ -1,9 +1,10 @@
 /**
  * The worker handle: the API a training actor calls on its node.
  *
- * This is the data plane's front door. Every call first scans its batch once
- * (keys in range, value length right, which keys are ready locally) so that bad
- * input throws a tagged error before anything changes. When every key is
+ * This is the data plane's front door. Every call checks its whole batch
+ * (keys in range, value length right) before anything in roam changes, so bad
+ * input throws a tagged error and changes nothing; a local pull checks and
+ * copies in the same pass, since a failed one leaves only its `out` undefined. When every key is
  * ready — owned here, with no earlier operation of this node on it still in
  * flight — `tryPull`, `push` and `set` complete synchronously in typed-array
  * loops with no allocation per key and no Promise. Otherwise the ready keys
@@ -11,7 +12,6 @@
  * leaves as one frame per destination.
  */
 import { KeyState } from "../actors/lifecycle.ts"
-import { servesLocally } from "../actors/store.ts"
 import { FrameType } from "./codec.ts"
 import { invalidArgument, keyOutOfRange, valueLengthMismatch } from "./errors.ts"
 import type { NodeRuntime } from "./node.ts"
@@ -94,12 +94,13 @@ export class Worker {
    * locally; return false (with `out` unspecified) otherwise. Synchronous.
    */
   tryPull(keys: Keys, out: Float32Array): boolean {
-    this.scan(keys, "tryPull", false)
+    this.node.assertOpen("tryPull")
+    const ready = this.gather(keys, out)
     if (out.length !== this.scanFloats) {
       throw valueLengthMismatch("tryPull output", this.scanFloats, out.length)
     }
-    if (this.node.intents.interestedKeys > 0) this.node.countIntentAccess(keys)
-    if (!this.copyOut(keys, out)) return false
+    this.countAccesses(keys)
+    if (!ready) return false
     const stats = this.node.stats
     stats.pullKeysLocal += keys.length
     stats.pullBatchesLocal++
@@ -109,14 +110,15 @@ export class Worker {
 
   /** The keys' values, concatenated in batch order, into `out` (allocated when absent). */
   pull(keys: Keys, out?: Float32Array): Promise<Float32Array> {
-    this.scan(keys, "pull", false)
-    const floats = this.scanFloats
-    if (out !== undefined && out.length !== floats) {
-      throw valueLengthMismatch("pull output", floats, out.length)
+    this.node.assertOpen("pull")
+    if (out === undefined) this.scan(keys, "pull", false)
+    const result = out ?? new Float32Array(this.scanFloats)
+    const ready = this.gather(keys, result)
+    if (result.length !== this.scanFloats) {
+      throw valueLengthMismatch("pull output", this.scanFloats, result.length)
     }
-    const result = out ?? new Float32Array(floats)
-    if (this.node.intents.interestedKeys > 0) this.node.countIntentAccess(keys)
-    if (this.copyOut(keys, result)) {
+    this.countAccesses(keys)
+    if (ready) {
       const stats = this.node.stats
       stats.pullKeysLocal += keys.length
       stats.pullBatchesLocal++
@@ -224,7 +226,7 @@ export class Worker {
     if (values.length !== this.scanFloats) {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
-    if (this.node.intents.interestedKeys > 0) this.node.countIntentAccess(keys)
+    this.countAccesses(keys)
     const stats = this.node.stats
     if (this.scanRemote === 0) {
       this.applyIn(type, keys, values)
@@ -240,22 +242,20 @@ export class Worker {
   /**
    * One pass over the batch: every key must be an integer in the key space;
    * sums the value floats and, when `countRemote`, counts the keys not ready
-   * locally (a pull finds those while copying instead).
+   * locally and those served by replicas.
    */
   private scan(keys: Keys, what: string, countRemote: boolean): void {
     const node = this.node
     node.assertOpen(what)
     const space = node.space
     const total = space.keys
-    const state = node.store.state
-    const busy = node.busy
+    const ready = node.store.ready
     let start = 0
     let end = 0
     let length = 0
     let floats = 0
     let remote = 0
     let remoteFloats = 0
-    let replica = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
@@ -266,61 +266,87 @@ export class Worker {
         length = table.length
       }
       floats += length
-      if (countRemote) {
-        // NodeRuntime.isReady, inlined.
-        const s = state[key]
-        if ((s !== KeyState.Owner && s !== KeyState.Replica) || busy[key] !== 0) {
-          remote++
-          remoteFloats += length
-        } else if (s === KeyState.Replica) replica++
+      if (countRemote && ready[key] < 0) {
+        remote++
+        remoteFloats += length
       }
     }
     this.scanFloats = floats
     this.scanRemote = remote
     this.scanRemoteFloats = remoteFloats
-    this.scanReplica = replica
-    const counts = node.accessCounts
-    if (counts !== undefined) { for (let i = 0; i < keys.length; i++) counts[keys[i]]++ }
+    this.scanReplica = countRemote ? this.countReplicas(keys) : 0
   }
 
   /**
-   * Copy every key's value into `out`, stopping at the first key that is not
-   * ready; returns whether all were. One pass, so a local pull reads each key's
-   * state and slot once. The caller has checked keys and `out`'s length.
+   * Check every key and copy the values of the batch's ready prefix into
+   * `out`, in batch order; returns whether every key was ready (and copied).
+   * Sets `scanFloats` to the batch's floats, which the caller compares with
+   * `out.length` (a short `out` only drops writes past its end), and
+   * `scanReplica`. One pass with one read of `ready` per key: the local pull.
    */
-  private copyOut(keys: Keys, out: Float32Array): boolean {
+  private gather(keys: Keys, out: Float32Array): boolean {
     const node = this.node
     const space = node.space
+    const total = space.keys
     const slabs = node.store.slabs
-    const state = node.store.state
-    const busy = node.busy
-    // The current table's bounds, slot map and values, in locals the JIT keeps in registers.
+    const ready = node.store.ready
+    // The current table's bounds and values, in locals the JIT keeps in registers.
     let start = 0
     let end = 0
     let length = 0
-    let slotOf = slabs[0].slotOf
     let values = slabs[0].values
     let at = 0
-    let replica = 0
-    for (let i = 0; i < keys.length; i++) {
+    let i = 0
+    for (; i < keys.length; i++) {
       const key = keys[i]
-      const s = state[key]
-      if ((s !== KeyState.Owner && s !== KeyState.Replica) || busy[key] !== 0) return false
-      if (s === KeyState.Replica) replica++
+      if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
       if (key < start || key >= end) {
         const table = space.tableOf(key)
         start = table.start
         end = table.end
         length = table.length
-        slotOf = slabs[table.index].slotOf
         values = slabs[table.index].values
       }
-      const from = slotOf[key - start] * length
+      const slot = ready[key]
+      if (slot < 0) break
+      const from = slot * length
       for (let j = 0; j < length; j++) out[at + j] = values[from + j]
       at += length
     }
-    this.scanReplica = replica
-    return true
+    const all = i === keys.length
+    // Not all ready: check and count the rest of the batch.
+    for (; i < keys.length; i++) {
+      const key = keys[i]
+      if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
+      if (key < start || key >= end) {
+        const table = space.tableOf(key)
+        start = table.start
+        end = table.end
+        length = table.length
+      }
+      at += length
+    }
+    this.scanFloats = at
+    this.scanReplica = all ? this.countReplicas(keys) : 0
+    return all
+  }
+
+  /** Keys of the batch held here as replicas (none to look for on most nodes). */
+  private countReplicas(keys: Keys): number {
+    const store = this.node.store
+    if (store.replicasHeld === 0) return 0
+    const state = store.state
+    let replica = 0
+    for (let i = 0; i < keys.length; i++) if (state[keys[i]] === KeyState.Replica) replica++
+    return replica
+  }
+
+  /** The access counts of a checked batch: nups' warm-up and intent coverage, when on. */
+  private countAccesses(keys: Keys): void {
+    const node = this.node
+    const counts = node.accessCounts
+    if (counts !== undefined) { for (let i = 0; i < keys.length; i++) counts[keys[i]]++ }
+    if (node.intents.interestedKeys > 0) node.countIntentAccess(keys)
   }
 
   /**
@@ -330,12 +356,12 @@ export class Worker {
   private applyIn(type: number, keys: Keys, values: Float32Array): void {
     const space = this.node.space
     const slabs = this.node.store.slabs
+    const ready = this.node.store.ready
     const versions = this.node.store.versions
     const add = type === FrameType.Push
     let start = 0
     let end = 0
     let length = 0
-    let slotOf = slabs[0].slotOf
     let data = slabs[0].values
     let at = 0
     for (let i = 0; i < keys.length; i++) {
@@ -345,10 +371,9 @@ export class Worker {
         start = table.start
         end = table.end
         length = table.length
-        slotOf = slabs[table.index].slotOf
         data = slabs[table.index].values
       }
-      const to = slotOf[key - start] * length
+      const to = ready[key] * length
       versions[key]++
       if (add) { for (let j = 0; j < length; j++) data[to + j] += values[at + j] }
       else for (let j = 0; j < length; j++) data[to + j] = values[at + j]
@@ -364,7 +389,7 @@ export class Worker {
     const node = this.node
     const space = node.space
     const state = node.store.state
-    const busy = node.busy
+    const ready = node.store.ready
     const isPull = type === FrameType.Pull
     const versions = node.store.versions
     const remote = this.scanRemote
@@ -379,12 +404,11 @@ export class Worker {
       const key = keys[i]
       const table = space.tableOf(key)
       const length = table.length
-      const s = state[key]
-      if (servesLocally(s) && busy[key] === 0) {
-        if (s === KeyState.Replica) replica++
-        const slab = node.store.slabs[table.index]
-        const offset = slab.slotOf[key - table.start] * length
-        const values = slab.values
+      const slot = ready[key]
+      if (slot >= 0) {
+        if (state[key] === KeyState.Replica) replica++
+        const offset = slot * length
+        const values = node.store.slabs[table.index].values
         if (isPull) { for (let j = 0; j < length; j++) data[at + j] = values[offset + j] }
         else if (type === FrameType.Push) {
           for (let j = 0; j < length; j++) values[offset + j] += data[at + j]

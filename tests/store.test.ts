@@ -453,12 +453,48 @@ describe("Store", () => {
       assert.throws(() => store.checkIntegrity(), /key 9 is owner but has no slot/)
     })
 
+    it("catches a ready slot that disagrees with state, slot or busy", () => {
+      const stale = populated()
+      stale.ready[2] = stale.slabs[0].slotOf[2] // key 2 is handing over: not ready
+      assert.throws(() => stale.checkIntegrity(), /key 2 \(handingOver, busy 0\) has ready/)
+      const busy = populated()
+      busy.busy[0] = 1 // behind hold's back: key 0 still reads as ready
+      assert.throws(() => busy.checkIntegrity(), /key 0 \(owner, busy 1\) has ready 0/)
+    })
+
     it("catches a slot map that counts a key the state does not", () => {
       const store = populated()
       // Key 5 (absent) gets a slot behind the store's back.
       store.slabs[0].allocate(5)
       assert.throws(() => store.checkIntegrity(), /key 5 is absent but has slot/)
     })
+  })
+
+  it("ready holds a key's slot exactly while it serves locally and nothing holds it", () => {
+    const store = new Store(space, [2, 2])
+    assert.equal(store.ready[0], -1)
+    const offset = store.transition(0, KeyEvent.InitOwner)
+    assert.equal(store.ready[0], offset / space.tableOf(0).length)
+    store.hold(0)
+    store.hold(0)
+    assert.equal(store.ready[0], -1)
+    store.unhold(0)
+    assert.equal(store.ready[0], -1, "still held once")
+    store.unhold(0)
+    assert.equal(store.ready[0], store.slabs[0].slotOf[0])
+    assert.throws(() => store.unhold(0), /released more often than held/)
+    store.transition(0, KeyEvent.HandOver)
+    assert.equal(store.ready[0], -1, "handing over")
+    store.transition(0, KeyEvent.HandOverAcked)
+    assert.equal(store.ready[0], -1)
+    // Held while it arrives: ready only once the hold ends.
+    store.transition(1, KeyEvent.Localize)
+    store.hold(1)
+    store.transition(1, KeyEvent.ValueArrived)
+    assert.equal(store.ready[1], -1)
+    store.unhold(1)
+    assert.equal(store.ready[1], store.slabs[0].slotOf[1])
+    store.checkIntegrity()
   })
 
   it("sizes slabs by the given capacities, not by the table", () => {
