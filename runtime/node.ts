@@ -993,8 +993,10 @@ export class NodeRuntime {
       this.directory.record(key, this.id, b[i])
       this.holders.clear(key)
       this.replies.to(from).add(key, 0, b[i])
+      // The home learns the new owner, unless it is this node or the old
+      // owner, which recorded it when it handed the key over.
       const home = this.directory.home(key)
-      if (home !== this.id) this.notices.to(home).add(key, 0, b[i])
+      if (home !== this.id && home !== from) this.notices.to(home).add(key, 0, b[i])
       this.stats.relocationsIn++
     }
     const header = { origin: this.id, id: 0, hops: 0 }

@@ -11,6 +11,17 @@
  * grow without bound (Deno's and Bun's sockets both buffer without limit,
  * so the limit must be ours).
  *
+ * Frames sent to the peer in one turn of the event loop leave as one binary
+ * message: `sendFrame` gathers them and a microtask at the end of the turn
+ * writes them out together (up to `COALESCE_BYTES_MAX`), so a node that
+ * answers a burst of requests pays one socket write, not one per frame
+ * (measured on the MF example over two processes under Bun: a write cost
+ * about 16 µs, and a node sent some 20,000 frames a second). A binary
+ * message is a sequence of frames, each after its byte length (u32, little
+ * endian); `splitMessage` takes it apart and is the one place that reads it.
+ * Frames are opaque bytes here (the endpoint's `checkFrame` judges them). A
+ * control message first sends the frames gathered before it, so order is kept.
+ *
  * It also records when the link last carried anything in each direction, on
  * the endpoint's clock (`now`), and runs the heartbeat and the silence check
  * when the endpoint's heartbeat fiber ticks (`heartbeats.ts`).
@@ -37,6 +48,58 @@ const CLOSE_REASON_CHARS_MAX = 100
 export interface LinkLimits {
   readonly linkBufferedBytesMax: number
   readonly linkQueueBytesMax: number
+  /** The largest message the peer accepts (its `maxPayload`). */
+  readonly frameBytesMax: number
+}
+
+/** The most frame bytes gathered into one message; a larger frame goes alone. */
+const COALESCE_BYTES_MAX = 1 << 20
+/** Bytes of the length before each frame in a message. */
+const LENGTH_BYTES = 4
+
+/** The largest message a link may carry: one frame of `frameBytesMax` and its length. */
+export const messageBytesMax = (frameBytesMax: number): number => frameBytesMax + LENGTH_BYTES
+
+/** A binary message holding `frames`, each after its byte length (the module note). */
+export function frameMessage(frames: readonly Uint8Array[]): Uint8Array {
+  let bytes = 0
+  for (const frame of frames) bytes += LENGTH_BYTES + frame.byteLength
+  const message = new Uint8Array(bytes)
+  const view = new DataView(message.buffer)
+  let at = 0
+  for (const frame of frames) {
+    view.setUint32(at, frame.byteLength, true)
+    message.set(frame, at + LENGTH_BYTES)
+    at += LENGTH_BYTES + frame.byteLength
+  }
+  return message
+}
+
+/**
+ * Hand each frame of a binary message to `take`, in order, as a view into
+ * the message; stops when `take` returns false. Returns why the message is
+ * malformed (a length cut short or running past the end), or undefined; the
+ * frames before the fault have been taken.
+ */
+export function splitMessage(
+  message: Uint8Array,
+  take: (frame: Uint8Array) => boolean,
+): string | undefined {
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength)
+  let at = 0
+  while (at < message.byteLength) {
+    if (message.byteLength - at < LENGTH_BYTES) {
+      return `${message.byteLength - at} bytes left in a message, too few for a frame length`
+    }
+    const length = view.getUint32(at, true)
+    at += LENGTH_BYTES
+    if (length > message.byteLength - at) {
+      return `a frame of ${length} bytes with ${message.byteLength - at} left in its message`
+    }
+    if (!take(message.subarray(at, at + length))) return undefined
+    at += length
+  }
+  return undefined
 }
 
 export interface LinkEvents {
@@ -68,6 +131,10 @@ export class PeerLink {
   private queue: Array<Uint8Array | string> = []
   private head = 0
   private queuedBytes = 0
+  /** Frames of this turn, to leave as one message when the turn ends. */
+  private gathered: Uint8Array[] = []
+  private gatheredBytes = 0
+  private readonly gatherLimit: number
 
   constructor(
     readonly socket: WsSocket,
@@ -77,6 +144,7 @@ export class PeerLink {
     private readonly now: () => number,
   ) {
     this.lastHeardMs = this.lastSentMs = this.openedMs = now()
+    this.gatherLimit = Math.min(COALESCE_BYTES_MAX, limits.frameBytesMax)
     socket.binaryType = "arraybuffer"
     let markClosed!: () => void
     this.socketClosed = new Promise((resolve) => (markClosed = resolve))
@@ -97,9 +165,32 @@ export class PeerLink {
     })
   }
 
-  /** Queue a frame or a control message, in order behind everything sent before. */
+  /**
+   * Send a frame with the others of this turn: they leave together, as one
+   * message, when the turn ends (the module note).
+   */
+  sendFrame(frame: Uint8Array): void {
+    if (this.state === "closed") return
+    const bytes = LENGTH_BYTES + frame.byteLength
+    if (this.gatheredBytes + bytes > this.gatherLimit) this.flushGathered()
+    if (this.gathered.length === 0) queueMicrotask(this.flushGathered)
+    this.gathered.push(frame)
+    this.gatheredBytes += bytes
+  }
+
+  /** Send the frames gathered so far as one message. */
+  private readonly flushGathered = (): void => {
+    const frames = this.gathered
+    if (frames.length === 0) return
+    this.gathered = []
+    this.gatheredBytes = 0
+    this.send(frameMessage(frames))
+  }
+
+  /** Queue a message (a frame or a control message), in order behind everything sent before. */
   send(data: Uint8Array | string): void {
     if (this.state === "closed") return
+    if (this.gathered.length > 0) this.flushGathered()
     this.lastSentMs = this.now()
     if (
       this.head === this.queue.length &&
@@ -184,6 +275,8 @@ export class PeerLink {
     this.state = "closed"
     this.queue = []
     this.head = this.queuedBytes = 0
+    this.gathered = []
+    this.gatheredBytes = 0
     this.events.closed(this, reason, byUs)
   }
 }

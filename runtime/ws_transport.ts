@@ -10,9 +10,10 @@
  * single frame is accepted; a peer that sends a frame first, fails the proof
  * or times out is refused and logged.
  *
- * A frame is one binary WebSocket message carrying the codec's bytes
- * unchanged (no JSON, no copy on the data path); control messages (the
- * handshake, heartbeats) are text messages. WebSocket over TCP keeps each
+ * A binary WebSocket message carries one or more frames, the codec's bytes
+ * unchanged (no JSON), each after its length: the frames a node sent one
+ * peer in one turn, gathered by the link (`peer_link.ts`) into one write. Control
+ * messages (the handshake, heartbeats) are text messages. WebSocket over TCP keeps each
  * link FIFO. Every received frame goes through `checkFrame` before the
  * handler sees it: a malformed frame closes its link with a logged reason and
  * the endpoint keeps serving the other links. Sending applies backpressure per
@@ -46,7 +47,13 @@ import {
   parseControl,
 } from "./handshake.ts"
 import { forkHeartbeats, monotonicMs } from "./heartbeats.ts"
-import { type LinkEvents, PeerLink, type WsSocket } from "./peer_link.ts"
+import {
+  type LinkEvents,
+  messageBytesMax,
+  PeerLink,
+  splitMessage,
+  type WsSocket,
+} from "./peer_link.ts"
 import { openServer } from "./ws_server.ts"
 import {
   type Endpoint,
@@ -172,7 +179,7 @@ export class WsEndpoint implements Endpoint {
     }
     const key = await importSecret(options.secret)
     const host = options.host ?? "127.0.0.1"
-    const maxPayload = (options.config ?? defaultConfig).frameBytesMax
+    const maxPayload = messageBytesMax((options.config ?? defaultConfig).frameBytesMax)
     const { server, https, url } = await openServer({ ...options, host, maxPayload })
     return new WsEndpoint(options, key, server, https, url)
   }
@@ -231,7 +238,7 @@ export class WsEndpoint implements Endpoint {
       this.counters.framesDropped++
       return
     }
-    link.send(frame)
+    link.sendFrame(frame)
   }
 
   onFrame(handler: FrameHandler): void {
@@ -308,7 +315,7 @@ export class WsEndpoint implements Endpoint {
   ): void {
     if (this.closed) return
     const socket = new WebSocket(url, {
-      maxPayload: this.config.frameBytesMax,
+      maxPayload: messageBytesMax(this.config.frameBytesMax),
       ...(this.options.tls?.ca ? { ca: this.options.tls.ca } : {}),
     }) as unknown as WsSocket
     const link = new PeerLink(socket, this.config, this.events, this.nowMs)
@@ -347,7 +354,7 @@ export class WsEndpoint implements Endpoint {
 
   private onMessage(link: PeerLink, data: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     if (link.state === "open") {
-      if (isBinary) return this.receiveFrame(link, data)
+      if (isBinary) return this.receiveMessage(link, data)
       const message = parseControl(String(data))
       if (message?.t === "bye") {
         link.peerLeft = true
@@ -378,16 +385,28 @@ export class WsEndpoint implements Endpoint {
     for (const check of [...this.linkWaiters]) check()
   }
 
-  private receiveFrame(link: PeerLink, data: ArrayBuffer | Uint8Array): void {
-    const frame = data instanceof Uint8Array ? data : new Uint8Array(data)
+  /** Split a binary message into its frames and take each in order (`peer_link.ts`). */
+  private receiveMessage(link: PeerLink, data: ArrayBuffer | Uint8Array): void {
+    const message = data instanceof Uint8Array ? data : new Uint8Array(data)
+    const fault = splitMessage(message, (frame) => {
+      this.receiveFrame(link, frame)
+      return link.state === "open"
+    })
+    if (fault !== undefined) this.rejectFrame(link, new Error(fault))
+  }
+
+  private rejectFrame(link: PeerLink, error: unknown): void {
+    this.counters.framesRejected++
+    const reason = `malformed frame from node ${link.peer}: ${(error as Error).message}`
+    this.log(`roam node ${this.nodeId}: closing the link: ${reason}`)
+    link.fail(4002, reason)
+  }
+
+  private receiveFrame(link: PeerLink, frame: Uint8Array): void {
     try {
       this.options.checkFrame(frame)
     } catch (error) {
-      this.counters.framesRejected++
-      const reason = `malformed frame from node ${link.peer}: ${(error as Error).message}`
-      this.log(`roam node ${this.nodeId}: closing the link: ${reason}`)
-      link.fail(4002, reason)
-      return
+      return this.rejectFrame(link, error)
     }
     if (this.closed) return
     if (this.handler === undefined) {

@@ -22,6 +22,7 @@ const limits = {
   peerTimeoutMs: PEER_TIMEOUT_MS,
   linkBufferedBytesMax: 1 << 20,
   linkQueueBytesMax: 1 << 24,
+  frameBytesMax: 1 << 24,
 }
 const BEAT = "beat"
 

@@ -7,8 +7,10 @@
  * - unauthenticated connections sending random and mutated handshake
  *   messages and frames: each must be refused, nothing delivered;
  * - authenticated nodes (each a fresh id: a lost peer cannot rejoin) sending
- *   valid frames mixed with mutated ones: exactly the frames before the first
- *   malformed one are delivered, byte for byte, and then the link is closed.
+ *   messages of one to four frames, valid ones mixed with mutated ones, some
+ *   messages cut short: exactly the frames before the first malformed frame
+ *   or broken message are delivered, byte for byte, and then the link is
+ *   closed.
  * Afterwards a good peer still gets its frames through. A negative control
  * shows that an endpoint without the check would have delivered the garbage.
  */
@@ -19,6 +21,7 @@ import { KeySpace } from "../actors/key_space.ts"
 import { checkFrame, decodeFrame, encodeFrame, frameColumns, FrameType } from "../runtime/codec.ts"
 import { defaultConfig } from "../runtime/config.ts"
 import { controlText, newNonce } from "../runtime/handshake.ts"
+import { frameMessage } from "../runtime/peer_link.ts"
 import { WsEndpoint } from "../runtime/ws_transport.ts"
 import { acceptAnyFrame, rawConnect, rawDial, SECRET, waitFor } from "./_ws_harness.ts"
 
@@ -85,6 +88,30 @@ const mutatedFrame = fc.tuple(validFrame, fc.nat(), fc.integer({ min: 0, max: 25
     }
   })
 
+/**
+ * A binary message as a buggy or hostile peer might send it: one to four
+ * (possibly mutated) frames, each after its length, sometimes cut short.
+ * `frames` are the ones wholly before the cut; `broken` says a cut left a
+ * partial frame or length behind them (a cut on a boundary is a shorter,
+ * well-formed message).
+ */
+const peerMessage = fc.tuple(
+  fc.array(mutatedFrame, { minLength: 1, maxLength: 4 }),
+  fc.option(fc.nat(), { freq: 4 }),
+).map(([frames, cut]) => {
+  const whole = frameMessage(frames)
+  if (cut === null) return { bytes: whole, frames, broken: false }
+  const at = cut % whole.length
+  const kept: Uint8Array[] = []
+  let end = 0
+  for (const frame of frames) {
+    if (end + 4 + frame.length > at) break
+    kept.push(frame)
+    end += 4 + frame.length
+  }
+  return { bytes: whole.slice(0, at), frames: kept, broken: at !== end }
+})
+
 /** Random handshake-shaped text, real-looking handshake messages, and binary noise. */
 const unauthenticatedMessage = fc.oneof(
   fc.string({ maxLength: 80 }),
@@ -130,20 +157,29 @@ describe("WebSocket endpoint under bad input", () => {
         ),
         { numRuns: 120, seed: 5 },
       )
-      // Authenticated: delivery stops at the first malformed frame, which closes the link.
+      // Authenticated: delivery stops at the first malformed frame or message,
+      // which closes the link.
       let attacker = 0
       await fc.assert(
         fc.asyncProperty(
-          fc.array(mutatedFrame, { minLength: 5, maxLength: 40 }),
-          async (frames) => {
+          fc.array(peerMessage, { minLength: 5, maxLength: 30 }),
+          async (sent) => {
             const from = attacker++
             const client = await rawDial(victim.url, { from, to: VICTIM }, SECRET)
             const before = delivered.length
-            for (const f of frames) client.socket.send(f)
-            messages += frames.length
-            const firstBad = frames.findIndex((f) => !isValid(f))
-            const expected = firstBad < 0 ? frames : frames.slice(0, firstBad)
-            if (firstBad >= 0) assert.equal(await client.closed, 4002)
+            for (const m of sent) client.socket.send(m.bytes)
+            messages += sent.length
+            const expected: Uint8Array[] = []
+            let closes = false
+            for (const m of sent) {
+              const bad = m.frames.findIndex((f) => !isValid(f))
+              expected.push(...(bad < 0 ? m.frames : m.frames.slice(0, bad)))
+              if (bad >= 0 || m.broken) {
+                closes = true
+                break
+              }
+            }
+            if (closes) assert.equal(await client.closed, 4002)
             await waitFor(() => delivered.length === before + expected.length, "the valid prefix")
             const got = delivered.slice(before)
             assert.deepEqual(got.map(([f]) => f), expected.map(() => from))
@@ -159,6 +195,7 @@ describe("WebSocket endpoint under bad input", () => {
       assert.ok(victim.counters.connectionsRefused >= 120)
       assert.ok(victim.counters.framesRejected > 50, `${victim.counters.framesRejected} rejected`)
       assert.ok(log.some((m) => /closing the link: malformed frame/.test(m)))
+      assert.ok(log.some((m) => /left in (a|its) message/.test(m)), "no message was cut short")
       // The victim still answers a good peer.
       const good = await rawDial(victim.url, { from: GOOD_PEER, to: VICTIM }, SECRET)
       const count = delivered.length
@@ -167,7 +204,7 @@ describe("WebSocket endpoint under bad input", () => {
         Uint32Array.of(7),
         { values: Float32Array.of(1, 2, 3) },
       )
-      good.socket.send(frame)
+      good.socket.send(frameMessage([frame]))
       await waitFor(() => delivered.length === count + 1, "the good peer's frame")
       assert.deepEqual(delivered.at(-1), [GOOD_PEER, frame])
       good.socket.close()
@@ -190,7 +227,7 @@ describe("WebSocket endpoint under bad input", () => {
     open.onFrame((_, frame) => delivered.push(frame))
     try {
       const client = await rawDial(open.url, { from: 0, to: 1 }, SECRET)
-      client.socket.send(Uint8Array.of(0xde, 0xad))
+      client.socket.send(frameMessage([Uint8Array.of(0xde, 0xad)]))
       await waitFor(() => delivered.length === 1, "the garbage frame")
       assert.equal(isValid(delivered[0]), false)
       client.socket.close()

@@ -16,6 +16,7 @@ import { Effect, Exit, Scope } from "effect"
 import { WebSocket } from "ws"
 import { transportConformance } from "./transport_conformance.ts"
 import { controlText, importSecret, newNonce, parseControl, prove } from "../runtime/handshake.ts"
+import { frameMessage, splitMessage } from "../runtime/peer_link.ts"
 import { WsEndpoint } from "../runtime/ws_transport.ts"
 import { acceptAnyFrame, delay, SECRET, startEndpoints, waitFor, wsHarness } from "./_ws_harness.ts"
 
@@ -104,7 +105,7 @@ describe("WsEndpoint", () => {
       const good = await run(SECRET)
       await waitFor(() => good.texts.length === 2, "ready")
       assert.equal(parseControl(good.texts[1])?.t, "ready")
-      good.raw.send(Uint8Array.of(1, 2, 3))
+      good.raw.send(frameMessage([Uint8Array.of(1, 2, 3)]))
       await waitFor(() => delivered.length === 1, "the good dialer's frame")
       good.raw.close()
       await good.closed
@@ -319,3 +320,30 @@ function selfSignedCertificate(): { cert: string; key: string } | undefined {
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+describe("link messages", () => {
+  const frames = [Uint8Array.of(1, 2, 3, 4), new Uint8Array(0), Uint8Array.of(9)]
+  const split = (message: Uint8Array, limit = Infinity) => {
+    const got: number[][] = []
+    const fault = splitMessage(message, (frame) => (got.push([...frame]), got.length < limit))
+    return { got, fault }
+  }
+
+  it("carry frames, each after its length, and split back into the same frames", () => {
+    const message = frameMessage(frames)
+    assert.equal(message.length, 3 * 4 + 5)
+    assert.deepEqual(split(message), { got: [[1, 2, 3, 4], [], [9]], fault: undefined })
+    assert.deepEqual(split(message, 1).got, [[1, 2, 3, 4]], "stops when told")
+  })
+
+  it("take the whole frames before a cut and name the fault", () => {
+    const message = frameMessage(frames)
+    const cutInLength = split(message.subarray(0, 10))
+    assert.deepEqual(cutInLength.got, [[1, 2, 3, 4]])
+    assert.match(cutInLength.fault!, /2 bytes left in a message, too few for a frame length/)
+    const cutInFrame = split(message.subarray(0, 6))
+    assert.deepEqual(cutInFrame.got, [])
+    assert.match(cutInFrame.fault!, /a frame of 4 bytes with 2 left in its message/)
+    assert.deepEqual(split(message.subarray(0, 12)), { got: [[1, 2, 3, 4], []], fault: undefined })
+  })
+})
