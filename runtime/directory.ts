@@ -11,7 +11,7 @@
  * only the owner serves a key and every other node forwards towards a newer
  * owner (a hint always names the owner of a later epoch than the node's own).
  */
-import { assert } from "../actors/assert.ts"
+import { assert, InvariantViolation } from "../actors/assert.ts"
 
 export class Directory {
   /** Believed owner per key. */
@@ -36,21 +36,29 @@ export class Directory {
    * news of a newer owner then means two owners, a broken invariant.
    */
   learn(key: number, owner: number, epoch: number, ownsKey: boolean): void {
-    const known = this.epoch[key]
-    if (epoch > known) {
-      assert(
-        !ownsKey,
-        () =>
-          `node ${this.self} owns key ${key} at epoch ${known} but node ${owner} claims epoch ${epoch}`,
-      )
+    const conflict = this.conflict(key, owner, epoch, ownsKey)
+    if (conflict !== undefined) throw new InvariantViolation(conflict)
+    if (epoch > this.epoch[key]) {
       this.owner[key] = owner
       this.epoch[key] = epoch
-    } else if (epoch === known) {
-      assert(
-        this.owner[key] === owner,
-        () => `key ${key} has two owners at epoch ${epoch}: ${this.owner[key]} and ${owner}`,
-      )
     }
+  }
+
+  /**
+   * Why news that `owner` holds `key` at `epoch` cannot be true here, or
+   * undefined: this node owns the key (`ownsKey`) and hears of a newer epoch,
+   * or hears of a second owner at the epoch it knows. What `learn` asserts, for
+   * checking a peer's frame before applying any of it.
+   */
+  conflict(key: number, owner: number, epoch: number, ownsKey: boolean): string | undefined {
+    const known = this.epoch[key]
+    if (epoch > known && ownsKey) {
+      return `node ${this.self} owns key ${key} at epoch ${known} but node ${owner} claims epoch ${epoch}`
+    }
+    if (epoch === known && this.owner[key] !== owner) {
+      return `key ${key} has two owners at epoch ${epoch}: ${this.owner[key]} and ${owner}`
+    }
+    return undefined
   }
 
   /** Record a move this node made or took part in: the key's owner is now `owner` at `epoch`. */

@@ -44,6 +44,13 @@ export class Handoffs {
     }
   }
 
+  /** Keys handed over to `to` and not yet acknowledged. */
+  outstandingTo(to: number): number {
+    let keys = 0
+    for (const entry of this.queues[to]) keys += entry.remaining
+    return keys
+  }
+
   /** Keys handed over and not yet acknowledged. */
   get outstanding(): number {
     let keys = 0

@@ -24,7 +24,7 @@
  */
 import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
-import { KeyEvent, KeyState } from "../actors/lifecycle.ts"
+import { INVALID, KeyEvent, KeyState, keyStateNames, nextState } from "../actors/lifecycle.ts"
 import { Replicas } from "../actors/replicas.ts"
 import { servesLocally, Store } from "../actors/store.ts"
 import { Batch, Outbox, sendBatch } from "./batch.ts"
@@ -982,6 +982,7 @@ export class NodeRuntime {
   /** The new owner installs handed-over keys, acknowledges, tells the homes, replays. */
   private onHandOver(from: number, frame: Frame): void {
     const { keys, a, b, values } = frame
+    this.checkMoves(from, frame, KeyEvent.ValueArrived, "a hand-over")
     let valueAt = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
@@ -1038,6 +1039,13 @@ export class NodeRuntime {
 
   /** The old owner frees handed-over keys once the new owner has them. */
   private onHandOverAck(from: number, frame: Frame): void {
+    this.checkMoves(from, frame, KeyEvent.HandOverAcked, "an acknowledgement")
+    if (frame.keys.length > this.handoffs.outstandingTo(from)) {
+      throw new MalformedFrame(
+        `node ${from} acknowledged ${frame.keys.length} keys, ` +
+          `${this.handoffs.outstandingTo(from)} were handed to it`,
+      )
+    }
     this.handoffs.acknowledged(from, frame.keys.length)
     for (let k = 0; k < frame.keys.length; k++) {
       const key = frame.keys[k]
@@ -1066,9 +1074,45 @@ export class NodeRuntime {
     if (keys.length > 0) this.acquire(keys)
   }
 
+  /**
+   * A peer's frame moves keys here (`event`: a hand-over's value arriving, an
+   * acknowledgement freeing the slot): check, before anything changes, that
+   * the lifecycle allows the move for every key and that a hand-over's epochs
+   * are not older than this node's news. A peer that breaks this is buggy or
+   * of another version; its frame is rejected (`MalformedFrame`), not applied.
+   */
+  private checkMoves(from: number, frame: Frame, event: number, what: string): void {
+    const state = this.store.state
+    const epoch = this.directory.epoch
+    for (let i = 0; i < frame.keys.length; i++) {
+      const key = frame.keys[i]
+      if (nextState(state[key], event) === INVALID) {
+        throw new MalformedFrame(
+          `${what} from node ${from} for key ${key}, which is ${keyStateNames[state[key]]} here`,
+        )
+      }
+      if (event === KeyEvent.ValueArrived && frame.b[i] < epoch[key]) {
+        throw new MalformedFrame(
+          `${what} from node ${from} for key ${key} at epoch ${frame.b[i]}, older than ${
+            epoch[key]
+          }`,
+        )
+      }
+    }
+  }
+
   /** A key's home learns its new owner. */
   private onOwnerUpdate(frame: Frame): void {
     const state = this.store.state
+    for (let i = 0; i < frame.keys.length; i++) {
+      const conflict = this.directory.conflict(
+        frame.keys[i],
+        frame.origin,
+        frame.b[i],
+        state[frame.keys[i]] === KeyState.Owner,
+      )
+      if (conflict !== undefined) throw new MalformedFrame(`owner update: ${conflict}`)
+    }
     for (let i = 0; i < frame.keys.length; i++) {
       const key = frame.keys[i]
       this.directory.learn(key, frame.origin, frame.b[i], state[key] === KeyState.Owner)
