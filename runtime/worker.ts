@@ -313,22 +313,14 @@ export class Worker {
       for (let j = 0; j < length; j++) out[at + j] = values[from + j]
       at += length
     }
-    const all = i === keys.length
-    // Not all ready: check and count the rest of the batch.
-    for (; i < keys.length; i++) {
-      const key = keys[i]
-      if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
-      if (key < start || key >= end) {
-        const table = space.tableOf(key)
-        start = table.start
-        end = table.end
-        length = table.length
-      }
-      at += length
+    if (i < keys.length) {
+      // Not all ready: check and count the whole batch (this path goes remote anyway).
+      this.scan(keys, "pull", false)
+      return false
     }
     this.scanFloats = at
-    this.scanReplica = all ? this.countReplicas(keys) : 0
-    return all
+    this.scanReplica = this.countReplicas(keys)
+    return true
   }
 
   /** Keys of the batch held here as replicas (none to look for on most nodes). */
