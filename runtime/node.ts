@@ -25,8 +25,10 @@
  * `NodeRuntime` is the composition root of a node's parts and the dispatcher
  * of its frames. Parts that own state of their own are plain classes given
  * the runtime through a narrow host interface: intent placement (both ends of
- * `Intent`/`IntentEnd`) in `intent_placement.ts`. The runtime's members such
- * parts call (`send`, `pump`, `finishOp`, `towardsOwner`) are public for them,
+ * `Intent`/`IntentEnd`) in `intent_placement.ts`; the replicas held here
+ * (join, install, drop now, after their sync or when idle) in
+ * `replica_keeper.ts`. The runtime's members such parts call (`send`, `pump`,
+ * `finishOp`, `towardsOwner`, `wake`, `replayParked`) are public for them,
  * not for task code.
  */
 import { assert } from "../actors/assert.ts"
@@ -52,6 +54,7 @@ import { Handoffs } from "./handoffs.ts"
 import { clusterClosed, type PeerLost, peerLost } from "./errors.ts"
 import type { FaultShape } from "./fault.ts"
 import type { Policy } from "./policy.ts"
+import { ReplicaKeeper } from "./replica_keeper.ts"
 import { ReplicaSync } from "./replica_sync.ts"
 import { IntentScheduler } from "./intents.ts"
 import { IntentPlacement } from "./intent_placement.ts"
@@ -124,6 +127,8 @@ export class NodeRuntime {
   /** Bases of the replicas held here, and their sync rounds. */
   readonly replicas: Replicas
   readonly sync: ReplicaSync
+  /** Joins, installs and drops of this node's replicas. */
+  readonly keeper: ReplicaKeeper
   /**
    * Accesses per key by this node's workers during the warm-up of
    * `nups` with `{ hottest: n }` (until the first barrier); undefined otherwise.
@@ -156,10 +161,6 @@ export class NodeRuntime {
   private readonly selfQueue: Uint8Array[] = []
   private processing = false
   private readonly quietWaiters: Array<() => void> = []
-  /** Replicas to drop once their outstanding sync is answered. */
-  private readonly dropAfterSync = new Set<number>()
-  /** Replicas to drop once no operation of this node is waiting on them (see dropReplicas). */
-  private readonly dropWhenIdle = new Set<number>()
   /** `waitSync` requests of this node: id → nodes still to answer, and the resolver. */
   private readonly syncWaits = new Map<number, LocalizeWait>()
   private nextSyncWaitId = 1
@@ -170,9 +171,6 @@ export class NodeRuntime {
   private readonly parkBatch = new Batch()
   /** Keys of a `SyncCheck` whose value is unchanged: answered by one `SyncSame`. */
   private readonly sameBatch = new Batch()
-  /** The last deltas of replicas being dropped, and one key's delta. */
-  private readonly dropBatch = new Batch()
-  private readonly delta: Float32Array
 
   constructor(options: NodeOptions) {
     const { id, nodes, space } = options
@@ -216,7 +214,7 @@ export class NodeRuntime {
       }
     }
     this.replicas = new Replicas(space)
-    this.delta = new Float32Array(space.lengthMax)
+    this.keeper = new ReplicaKeeper(this, space.lengthMax)
     this.accessCounts = options.policy.hottest > 0 ? new Uint32Array(space.keys) : undefined
     this.sync = new ReplicaSync({
       id,
@@ -228,14 +226,7 @@ export class NodeRuntime {
       lengthOf: this.lengthOf,
       sendFrame: (to, frame) => this.send(to, frame),
       forwardHopsMax: options.config.forwardHopsMax,
-      onSyncAnswered: (key) => {
-        if (!this.dropAfterSync.delete(key)) return
-        this.dropReplicas([key])
-        // Intent for the key came back while the drop waited for this answer:
-        // the owner was told it ended, so ask again (acquire skipped the key
-        // then, as it was still a replica here).
-        if (this.intents.interest[key] > 0) this.placement.acquire([key])
-      },
+      onSyncAnswered: (key) => this.keeper.onSyncAnswered(key),
       onRound: () => this.intents.onRound(),
     }, options.config.frameKeysMax)
     this.intents = new IntentScheduler(
@@ -426,92 +417,11 @@ export class NodeRuntime {
     return done
   }
 
-  // ------------------------------------------------------------------- replicas
+  // ----------------------------------------------------------------- replicas
 
-  /**
-   * Ask the owners for replicas of `keys` (those this node holds nothing of);
-   * resolves when they have all arrived. The join is one of this node's
-   * operations, so it is answered after every earlier operation on the keys:
-   * the replica's first value already holds this node's earlier pushes.
-   */
-  replicate(keys: ArrayLike<number>): Promise<void> {
-    const list = Uint32Array.from(keys)
-    const op = this.openOp(list.length, undefined)
-    this.submit({
-      type: FrameType.ReplicaJoin,
-      opId: op.id,
-      keys: list,
-      a: new Uint32Array(list.length),
-      values: NO_VALUES,
-    })
-    return op.done
-  }
-
-  /**
-   * End the warm-up of `nups` `{ hottest: n }`: replicate the n keys this
-   * node's workers accessed most, except those it owns, and stop counting.
-   */
-  endWarmup(): void {
-    const counts = this.accessCounts
-    if (counts === undefined) return
-    this.accessCounts = undefined
-    const accessed: number[] = []
-    for (let key = 0; key < counts.length; key++) if (counts[key] > 0) accessed.push(key)
-    accessed.sort((x, y) => counts[y] - counts[x] || x - y)
-    const hot = accessed.slice(0, this.policy.hottest)
-      .filter((key) => this.store.state[key] !== KeyState.Owner)
-    if (hot.length > 0 && !this.closed) this.replicate(hot).catch(() => {})
-  }
-
-  private installReplica(key: number, value: Float32Array, version: number): void {
-    const offset = this.store.transition(key, KeyEvent.ReplicaArrived)
-    this.store.slabOf(key).values.set(value, offset)
-    this.replicas.add(key, value, version)
-    this.stats.replicasCreated++
-    this.wake(key)
-  }
-
-  /**
-   * Drop the replicas among `keys`: each sends its last delta to the owner as
-   * a push (ordered like any operation of this node, so a later pull here
-   * sees it), and frees its slot. A replica whose sync is unanswered is
-   * dropped when the answer comes.
-   */
+  /** Drop the replicas among `keys` (see `ReplicaKeeper.dropReplicas`). */
   dropReplicas(keys: ArrayLike<number>): void {
-    const state = this.store.state
-    const drops = this.dropBatch
-    drops.reset()
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      if (state[key] !== KeyState.Replica) continue
-      if (this.replicas.outstanding[key] !== 0) {
-        this.dropAfterSync.add(key)
-        continue
-      }
-      // Operations of this node on the key that wait (deferred) were issued
-      // after pushes already in the replica; were the last delta queued
-      // behind them, a waiting pull would reach the owner before it. So the
-      // replica serves them first and is dropped once the key is idle.
-      if (this.busy[key] > 0) {
-        this.dropWhenIdle.add(key)
-        continue
-      }
-      const slab = this.store.slabOf(key)
-      // An unchanged replica has nothing to send.
-      if (this.replicas.takeDelta(key, slab, this.delta)) {
-        drops.add(key, 0, 0)
-        drops.addValues(this.delta, 0, slab.table.length)
-      }
-      this.replicas.remove(key)
-      this.store.transition(key, KeyEvent.DropReplica)
-      this.stats.replicasDropped++
-    }
-    if (drops.count === 0) return
-    const { keys: dropped, a, values } = drops.snapshot()
-    drops.reset()
-    const op = this.openOp(dropped.length, undefined)
-    op.done.catch(() => {})
-    this.submit({ type: FrameType.Push, opId: op.id, keys: dropped, a, values })
+    this.keeper.dropReplicas(keys)
   }
 
   /**
@@ -612,7 +522,7 @@ export class NodeRuntime {
           this.serve(frame)
           break
         case FrameType.IntentReplica:
-          this.onIntentReplica(from, frame)
+          this.keeper.onIntentReplica(from, frame)
           break
         case FrameType.SyncReply:
           if (frame.id === 0) this.sync.onSyncReply(from, frame)
@@ -816,7 +726,7 @@ export class NodeRuntime {
   }
 
   /** Replay parked requests in arrival order; keys still expected park again, in order. */
-  private replayParked(): void {
+  replayParked(): void {
     const parked = this.parked
     this.parked = []
     this.parkedKeys = 0
@@ -846,7 +756,7 @@ export class NodeRuntime {
         valueAt += length
       } else if (isJoin) {
         const length = this.lengthOf(key)
-        this.installReplica(key, values.subarray(valueAt, valueAt + length), a[i])
+        this.keeper.install(key, values.subarray(valueAt, valueAt + length), a[i])
         valueAt += length
       }
     }
@@ -855,18 +765,7 @@ export class NodeRuntime {
     if (op.remaining === 0) this.finishOp(frame.id)
     if (isJoin) this.replayParked()
     if (this.deferred.length > 0) this.deferred.drain((entry) => this.issue(entry))
-    if (this.dropWhenIdle.size > 0) this.dropIdleReplicas()
-  }
-
-  /** Drop the replicas whose drop waited for their key to be idle, if still unwanted. */
-  private dropIdleReplicas(): void {
-    const idle: number[] = []
-    for (const key of this.dropWhenIdle) {
-      if (this.busy[key] > 0) continue
-      this.dropWhenIdle.delete(key)
-      if (!this.policy.usesIntent || this.intents.interest[key] === 0) idle.push(key)
-    }
-    if (idle.length > 0) this.dropReplicas(idle)
+    this.keeper.dropIdleReplicas()
   }
 
   /**
@@ -927,30 +826,8 @@ export class NodeRuntime {
     this.replayParked()
   }
 
-  /** Replicas granted to this node's intents: install, replay, drop those no longer wanted. */
-  private onIntentReplica(from: number, frame: Frame): void {
-    const { keys, a, b, values } = frame
-    const state = this.store.state
-    for (const key of keys) {
-      if (state[key] !== KeyState.Expected) {
-        throw new MalformedFrame(`intent replica for key ${key}, which is not expected`)
-      }
-    }
-    const unwanted: number[] = []
-    let valueAt = 0
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      const length = this.lengthOf(key)
-      this.directory.learn(key, from, b[i], false)
-      this.installReplica(key, values.subarray(valueAt, valueAt + length), a[i])
-      valueAt += length
-      if (this.intents.interest[key] === 0) unwanted.push(key)
-    }
-    this.replayParked()
-    if (unwanted.length > 0) this.dropReplicas(unwanted)
-  }
-
-  private wake(key: number): void {
+  /** Resolve the localize waits on `key`, which became local here. */
+  wake(key: number): void {
     const waits = this.localizeWaits.get(key)
     if (!waits) return
     this.localizeWaits.delete(key)
@@ -1127,7 +1004,6 @@ export class NodeRuntime {
 }
 
 const NO_KEYS = new Uint32Array(0)
-const NO_VALUES = new Float32Array(0)
 
 /** Request types whose frames carry one value per key. */
 function carriesValues(type: number): boolean {

@@ -208,7 +208,7 @@ export class Worker {
     node.assertOpen("barrier")
     if (node.accessCounts === undefined) return node.barrier.arrive()
     // The first barrier ends the warm-up of nups { hottest: n }.
-    return node.barrier.arrive().then(() => node.endWarmup())
+    return node.barrier.arrive().then(() => node.keeper.endWarmup())
   }
 
   /**
