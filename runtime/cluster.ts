@@ -149,7 +149,7 @@ export function startReplicas(node: NodeRuntime, policy: Policy, space: KeySpace
   if (wanted === "all") {
     for (let key = 0; key < space.keys; key++) if (key % node.nodes !== node.id) keys.push(key)
   } else for (const key of wanted) if (key % node.nodes !== node.id) keys.push(key)
-  if (keys.length > 0) node.replicate(keys).catch(() => {})
+  if (keys.length > 0) node.keeper.replicate(keys).catch(() => {})
 }
 
 /** A node of the cluster as task code sees it. */

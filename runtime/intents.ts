@@ -19,7 +19,7 @@
  */
 import { assert } from "../actors/assert.ts"
 
-/** What a node does when its interest in keys starts or ends. */
+/** What a node does when its interest in keys starts or ends (intent_placement.ts). */
 export interface IntentHost {
   acquire(keys: readonly number[]): void
   release(keys: readonly number[]): void

@@ -21,6 +21,15 @@
  * Handlers are synchronous and run a frame to completion; frames to this node
  * itself go through `selfQueue` and run after the current one. The worker API
  * lives in `worker.ts`; barriers in `barrier.ts`.
+ *
+ * `NodeRuntime` is the composition root of a node's parts and the dispatcher
+ * of its frames. Parts that own state of their own are plain classes given
+ * the runtime through a narrow host interface: intent placement (both ends of
+ * `Intent`/`IntentEnd`) in `intent_placement.ts`; the replicas held here
+ * (join, install, drop now, after their sync or when idle) in
+ * `replica_keeper.ts`. The runtime's members such parts call (`send`, `pump`,
+ * `finishOp`, `towardsOwner`, `wake`, `replayParked`) are public for them,
+ * not for task code.
  */
 import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
@@ -45,9 +54,10 @@ import { Handoffs } from "./handoffs.ts"
 import { clusterClosed, type PeerLost, peerLost } from "./errors.ts"
 import type { FaultShape } from "./fault.ts"
 import type { Policy } from "./policy.ts"
+import { ReplicaKeeper } from "./replica_keeper.ts"
 import { ReplicaSync } from "./replica_sync.ts"
 import { IntentScheduler } from "./intents.ts"
-import { decidePlacement, IntentHolders } from "./placement.ts"
+import { IntentPlacement } from "./intent_placement.ts"
 import type { Endpoint } from "./transport.ts"
 import { newNodeStats, type NodeStats } from "./stats.ts"
 
@@ -117,6 +127,8 @@ export class NodeRuntime {
   /** Bases of the replicas held here, and their sync rounds. */
   readonly replicas: Replicas
   readonly sync: ReplicaSync
+  /** Joins, installs and drops of this node's replicas. */
+  readonly keeper: ReplicaKeeper
   /**
    * Accesses per key by this node's workers during the warm-up of
    * `nups` with `{ hottest: n }` (until the first barrier); undefined otherwise.
@@ -124,8 +136,8 @@ export class NodeRuntime {
   accessCounts: Uint32Array | undefined
   /** When this node's workers' intents take effect, and its interest per key. */
   readonly intents: IntentScheduler
-  /** For keys owned here: the other nodes with active intent (intent-driven policies). */
-  readonly holders = new IntentHolders()
+  /** Both ends of the intent exchange: acquire, release, the owner's placement. */
+  readonly placement: IntentPlacement
   readonly log: (message: string) => void
   closed = false
   /** Set when a peer is lost (see `failPeer`); every later call fails with it. */
@@ -134,7 +146,8 @@ export class NodeRuntime {
   private readonly config: RoamConfigShape
   private readonly faults: FaultShape
   private readonly endpoint: Endpoint
-  private readonly nowMs: () => number
+  /** The current time in milliseconds, on the node's Clock. */
+  readonly nowMs: () => number
   /** When this node started, on its Clock. */
   private readonly startedMs: number
   private readonly ops = new Map<number, PendingOp>()
@@ -148,12 +161,6 @@ export class NodeRuntime {
   private readonly selfQueue: Uint8Array[] = []
   private processing = false
   private readonly quietWaiters: Array<() => void> = []
-  /** Replicas to drop once their outstanding sync is answered. */
-  private readonly dropAfterSync = new Set<number>()
-  /** Keys handed away while this node had intent for them: asked back at the next clock. */
-  private readonly wantedBack = new Set<number>()
-  /** Replicas to drop once no operation of this node is waiting on them (see dropReplicas). */
-  private readonly dropWhenIdle = new Set<number>()
   /** `waitSync` requests of this node: id → nodes still to answer, and the resolver. */
   private readonly syncWaits = new Map<number, LocalizeWait>()
   private nextSyncWaitId = 1
@@ -161,14 +168,9 @@ export class NodeRuntime {
   private readonly replies: Outbox
   private readonly forwards: Outbox
   private readonly notices: Outbox
-  /** Hand-overs granted to intents, next to the replicas granted in `replies`. */
-  private readonly grants: Outbox
   private readonly parkBatch = new Batch()
   /** Keys of a `SyncCheck` whose value is unchanged: answered by one `SyncSame`. */
   private readonly sameBatch = new Batch()
-  /** The last deltas of replicas being dropped, and one key's delta. */
-  private readonly dropBatch = new Batch()
-  private readonly delta: Float32Array
 
   constructor(options: NodeOptions) {
     const { id, nodes, space } = options
@@ -192,7 +194,7 @@ export class NodeRuntime {
     this.replies = new Outbox(nodes, options.config.frameKeysMax)
     this.forwards = new Outbox(nodes, options.config.frameKeysMax)
     this.notices = new Outbox(nodes, options.config.frameKeysMax)
-    this.grants = new Outbox(nodes, options.config.frameKeysMax)
+    this.placement = new IntentPlacement(this, options.config.frameKeysMax, nodes)
     this.barrier = new Barrier(
       nodes,
       (to, type, n) => this.sendControl(to, type, n),
@@ -212,7 +214,7 @@ export class NodeRuntime {
       }
     }
     this.replicas = new Replicas(space)
-    this.delta = new Float32Array(space.lengthMax)
+    this.keeper = new ReplicaKeeper(this, space.lengthMax)
     this.accessCounts = options.policy.hottest > 0 ? new Uint32Array(space.keys) : undefined
     this.sync = new ReplicaSync({
       id,
@@ -224,18 +226,11 @@ export class NodeRuntime {
       lengthOf: this.lengthOf,
       sendFrame: (to, frame) => this.send(to, frame),
       forwardHopsMax: options.config.forwardHopsMax,
-      onSyncAnswered: (key) => {
-        if (!this.dropAfterSync.delete(key)) return
-        this.dropReplicas([key])
-        // Intent for the key came back while the drop waited for this answer:
-        // the owner was told it ended, so ask again (acquire skipped the key
-        // then, as it was still a replica here).
-        if (this.intents.interest[key] > 0) this.acquire([key])
-      },
+      onSyncAnswered: (key) => this.keeper.onSyncAnswered(key),
       onRound: () => this.intents.onRound(),
     }, options.config.frameKeysMax)
     this.intents = new IntentScheduler(
-      { acquire: (keys) => this.acquire(keys), release: (keys) => this.release(keys) },
+      this.placement,
       space.keys,
       {
         windowInitial: options.config.intentWindowInitial,
@@ -284,7 +279,7 @@ export class NodeRuntime {
 
   /** Send (or apply, or park) every key of an operation whose keys are not busy. */
   private issue(entry: OpEntry): void {
-    if (entry.type === FrameType.Intent) return this.issueIntent(entry)
+    if (entry.type === FrameType.Intent) return this.placement.issueIntent(entry)
     const { type, opId, keys, a, values } = entry
     const op = this.ops.get(opId)
     assert(op !== undefined, () => `operation ${opId} is not open`)
@@ -327,69 +322,14 @@ export class NodeRuntime {
     if (op.remaining === 0) this.finishOp(opId)
   }
 
-  /**
-   * Tell the owners of the keys this node holds nothing of that it has intent
-   * for them; they become expected until a hand-over or a replica arrives.
-   * The operation only orders this after the node's earlier operations on the
-   * keys (so what arrives already holds them); it completes when sent.
-   */
-  private issueIntent(entry: OpEntry): void {
-    const state = this.store.state
-    for (let k = 0; k < entry.keys.length; k++) {
-      const key = entry.keys[k]
-      if (state[key] !== KeyState.Absent) continue
-      this.store.transition(key, KeyEvent.Localize)
-      this.towardsOwner(key)
-    }
-    this.sendTowardsOwners(FrameType.Intent)
-    this.finishOp(entry.opId)
-  }
-
   /** Add `key` to this node's next keys-only request towards its owner (`sendTowardsOwners`). */
-  private towardsOwner(key: number): void {
+  towardsOwner(key: number): void {
     this.forwards.to(this.directory.nextHop(key, 0, this.config.forwardHopsMax)).add(key, 0, 0)
   }
 
   /** Send the keys gathered by `towardsOwner` as `type` requests, one frame per next hop. */
-  private sendTowardsOwners(type: number): void {
+  sendTowardsOwners(type: number): void {
     this.forwards.flush({ type, origin: this.id, id: 0, hops: 0 }, this.lengthOf, this.send)
-  }
-
-  /** Interest in `keys` began here (runtime/intents.ts): acquire the ones not local. */
-  private acquire(keys: readonly number[]): void {
-    if (!this.policy.usesIntent || this.closed) return
-    const state = this.store.state
-    const wanted: number[] = []
-    for (let k = 0; k < keys.length; k++) {
-      if (state[keys[k]] === KeyState.Absent) wanted.push(keys[k])
-    }
-    // A key still being handed over away from here is asked back once acknowledged.
-    if (wanted.length === 0) return
-    const op = this.openOp(wanted.length, undefined)
-    op.done.catch(() => {})
-    this.submit({
-      type: FrameType.Intent,
-      opId: op.id,
-      keys: Uint32Array.from(wanted),
-      a: NO_OFFSETS,
-      values: NO_VALUES,
-    })
-  }
-
-  /** Interest in `keys` ended here: drop their replicas and tell the owners. */
-  private release(keys: readonly number[]): void {
-    if (!this.policy.usesIntent || this.closed) return
-    const state = this.store.state
-    const drop: number[] = []
-    for (const key of keys) {
-      const s = state[key]
-      if (s === KeyState.Owner) continue
-      if (s === KeyState.Replica) drop.push(key)
-      this.towardsOwner(key)
-    }
-    this.sendTowardsOwners(FrameType.IntentEnd)
-    if (drop.length > 0) this.dropReplicas(drop)
-    this.pump()
   }
 
   /**
@@ -398,21 +338,6 @@ export class NodeRuntime {
    */
   isReady(key: number): boolean {
     return this.store.ready[key] >= 0
-  }
-
-  /** Count accesses covered by an active intent here, and those served locally. */
-  countIntentAccess(keys: ArrayLike<number>): void {
-    const interest = this.intents.interest
-    let covered = 0
-    let local = 0
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      if (interest[key] === 0) continue
-      covered++
-      if (this.isReady(key)) local++
-    }
-    this.stats.intentKeys += covered
-    this.stats.intentKeysLocal += local
   }
 
   private applyLocal(
@@ -445,7 +370,8 @@ export class NodeRuntime {
     else (this.stats.pushKeysRemote += keys, this.stats.pushBatchesRemote++)
   }
 
-  private finishOp(opId: number): void {
+  /** Resolve operation `opId`, answered in full (or complete when sent, as an intent is). */
+  finishOp(opId: number): void {
     const op = this.ops.get(opId)!
     this.ops.delete(opId)
     op.resolve()
@@ -491,92 +417,11 @@ export class NodeRuntime {
     return done
   }
 
-  // ------------------------------------------------------------------- replicas
+  // ----------------------------------------------------------------- replicas
 
-  /**
-   * Ask the owners for replicas of `keys` (those this node holds nothing of);
-   * resolves when they have all arrived. The join is one of this node's
-   * operations, so it is answered after every earlier operation on the keys:
-   * the replica's first value already holds this node's earlier pushes.
-   */
-  replicate(keys: ArrayLike<number>): Promise<void> {
-    const list = Uint32Array.from(keys)
-    const op = this.openOp(list.length, undefined)
-    this.submit({
-      type: FrameType.ReplicaJoin,
-      opId: op.id,
-      keys: list,
-      a: new Uint32Array(list.length),
-      values: NO_VALUES,
-    })
-    return op.done
-  }
-
-  /**
-   * End the warm-up of `nups` `{ hottest: n }`: replicate the n keys this
-   * node's workers accessed most, except those it owns, and stop counting.
-   */
-  endWarmup(): void {
-    const counts = this.accessCounts
-    if (counts === undefined) return
-    this.accessCounts = undefined
-    const accessed: number[] = []
-    for (let key = 0; key < counts.length; key++) if (counts[key] > 0) accessed.push(key)
-    accessed.sort((x, y) => counts[y] - counts[x] || x - y)
-    const hot = accessed.slice(0, this.policy.hottest)
-      .filter((key) => this.store.state[key] !== KeyState.Owner)
-    if (hot.length > 0 && !this.closed) this.replicate(hot).catch(() => {})
-  }
-
-  private installReplica(key: number, value: Float32Array, version: number): void {
-    const offset = this.store.transition(key, KeyEvent.ReplicaArrived)
-    this.store.slabOf(key).values.set(value, offset)
-    this.replicas.add(key, value, version)
-    this.stats.replicasCreated++
-    this.wake(key)
-  }
-
-  /**
-   * Drop the replicas among `keys`: each sends its last delta to the owner as
-   * a push (ordered like any operation of this node, so a later pull here
-   * sees it), and frees its slot. A replica whose sync is unanswered is
-   * dropped when the answer comes.
-   */
+  /** Drop the replicas among `keys` (see `ReplicaKeeper.dropReplicas`). */
   dropReplicas(keys: ArrayLike<number>): void {
-    const state = this.store.state
-    const drops = this.dropBatch
-    drops.reset()
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      if (state[key] !== KeyState.Replica) continue
-      if (this.replicas.outstanding[key] !== 0) {
-        this.dropAfterSync.add(key)
-        continue
-      }
-      // Operations of this node on the key that wait (deferred) were issued
-      // after pushes already in the replica; were the last delta queued
-      // behind them, a waiting pull would reach the owner before it. So the
-      // replica serves them first and is dropped once the key is idle.
-      if (this.busy[key] > 0) {
-        this.dropWhenIdle.add(key)
-        continue
-      }
-      const slab = this.store.slabOf(key)
-      // An unchanged replica has nothing to send.
-      if (this.replicas.takeDelta(key, slab, this.delta)) {
-        drops.add(key, 0, 0)
-        drops.addValues(this.delta, 0, slab.table.length)
-      }
-      this.replicas.remove(key)
-      this.store.transition(key, KeyEvent.DropReplica)
-      this.stats.replicasDropped++
-    }
-    if (drops.count === 0) return
-    const { keys: dropped, a, values } = drops.snapshot()
-    drops.reset()
-    const op = this.openOp(dropped.length, undefined)
-    op.done.catch(() => {})
-    this.submit({ type: FrameType.Push, opId: op.id, keys: dropped, a, values })
+    this.keeper.dropReplicas(keys)
   }
 
   /**
@@ -645,7 +490,7 @@ export class NodeRuntime {
   }
 
   /** Run frames this node sent itself, after the frame that produced them. */
-  private pump(): void {
+  pump(): void {
     if (this.processing) return
     this.processing = true
     try {
@@ -677,7 +522,7 @@ export class NodeRuntime {
           this.serve(frame)
           break
         case FrameType.IntentReplica:
-          this.onIntentReplica(from, frame)
+          this.keeper.onIntentReplica(from, frame)
           break
         case FrameType.SyncReply:
           if (frame.id === 0) this.sync.onSyncReply(from, frame)
@@ -753,15 +598,7 @@ export class NodeRuntime {
     if (type === FrameType.Localize && reply.count > 0) {
       this.handoffs.sent(origin, reply.count, this.nowMs())
     }
-    const granted = this.grants.to(origin).count
-    if (granted > 0) {
-      this.handoffs.sent(origin, granted, this.nowMs())
-      this.grants.flush(
-        { type: FrameType.HandOver, origin: this.id, id: 0, hops: 0 },
-        this.lengthOf,
-        this.send,
-      )
-    }
+    this.placement.sendGrants(origin)
     this.replies.flush({ type: replyType, origin: this.id, id, hops: 0 }, this.lengthOf, this.send)
     if (this.sameBatch.count > 0) {
       const header = { type: FrameType.SyncSame, origin: this.id, id, hops: 0 }
@@ -846,23 +683,16 @@ export class NodeRuntime {
         if (!this.policy.relocatesOnLocalize) return
         this.handOver(key, origin, reply)
         break
-      case FrameType.Intent: {
-        const placement = decidePlacement(this.policy.name, {
-          ownerHasIntent: this.intents.interest[key] > 0,
-          otherHolders: this.holders.countExcept(key, origin),
-        })
-        if (placement === "relocate") {
-          this.holders.clear(key)
-          this.handOver(key, origin, this.grants.to(origin))
+      case FrameType.Intent:
+        if (this.placement.decide(key, origin) === "relocate") {
+          this.handOver(key, origin, this.placement.grants.to(origin))
         } else {
-          this.holders.add(key, origin)
           reply.add(key, versions[key], epoch)
           reply.addValues(data, offset, length)
         }
         break
-      }
       case FrameType.IntentEnd:
-        this.holders.remove(key, origin)
+        this.placement.holders.remove(key, origin)
         break
     }
   }
@@ -896,7 +726,7 @@ export class NodeRuntime {
   }
 
   /** Replay parked requests in arrival order; keys still expected park again, in order. */
-  private replayParked(): void {
+  replayParked(): void {
     const parked = this.parked
     this.parked = []
     this.parkedKeys = 0
@@ -926,7 +756,7 @@ export class NodeRuntime {
         valueAt += length
       } else if (isJoin) {
         const length = this.lengthOf(key)
-        this.installReplica(key, values.subarray(valueAt, valueAt + length), a[i])
+        this.keeper.install(key, values.subarray(valueAt, valueAt + length), a[i])
         valueAt += length
       }
     }
@@ -935,18 +765,7 @@ export class NodeRuntime {
     if (op.remaining === 0) this.finishOp(frame.id)
     if (isJoin) this.replayParked()
     if (this.deferred.length > 0) this.deferred.drain((entry) => this.issue(entry))
-    if (this.dropWhenIdle.size > 0) this.dropIdleReplicas()
-  }
-
-  /** Drop the replicas whose drop waited for their key to be idle, if still unwanted. */
-  private dropIdleReplicas(): void {
-    const idle: number[] = []
-    for (const key of this.dropWhenIdle) {
-      if (this.busy[key] > 0) continue
-      this.dropWhenIdle.delete(key)
-      if (!this.policy.usesIntent || this.intents.interest[key] === 0) idle.push(key)
-    }
-    if (idle.length > 0) this.dropReplicas(idle)
+    this.keeper.dropIdleReplicas()
   }
 
   /**
@@ -992,7 +811,7 @@ export class NodeRuntime {
       this.store.versions[key] = a[i]
       valueAt += length
       this.directory.record(key, this.id, b[i])
-      this.holders.clear(key)
+      this.placement.holders.clear(key)
       this.replies.to(from).add(key, 0, b[i])
       // The home learns the new owner, unless it is this node or the old
       // owner, which recorded it when it handed the key over.
@@ -1007,30 +826,8 @@ export class NodeRuntime {
     this.replayParked()
   }
 
-  /** Replicas granted to this node's intents: install, replay, drop those no longer wanted. */
-  private onIntentReplica(from: number, frame: Frame): void {
-    const { keys, a, b, values } = frame
-    const state = this.store.state
-    for (const key of keys) {
-      if (state[key] !== KeyState.Expected) {
-        throw new MalformedFrame(`intent replica for key ${key}, which is not expected`)
-      }
-    }
-    const unwanted: number[] = []
-    let valueAt = 0
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      const length = this.lengthOf(key)
-      this.directory.learn(key, from, b[i], false)
-      this.installReplica(key, values.subarray(valueAt, valueAt + length), a[i])
-      valueAt += length
-      if (this.intents.interest[key] === 0) unwanted.push(key)
-    }
-    this.replayParked()
-    if (unwanted.length > 0) this.dropReplicas(unwanted)
-  }
-
-  private wake(key: number): void {
+  /** Resolve the localize waits on `key`, which became local here. */
+  wake(key: number): void {
     const waits = this.localizeWaits.get(key)
     if (!waits) return
     this.localizeWaits.delete(key)
@@ -1050,28 +847,13 @@ export class NodeRuntime {
     for (let k = 0; k < frame.keys.length; k++) {
       const key = frame.keys[k]
       this.store.transition(key, KeyEvent.HandOverAcked)
-      // Still wanted here (an intent began while the key was leaving, or a
-      // contested key under relocation-only): asked back at the next clock.
-      if (this.intents.interest[key] > 0) this.wantedBack.add(key)
+      this.placement.handedAway(key)
       if (this.localizeAfterAck.delete(key)) {
         this.store.transition(key, KeyEvent.Localize)
         this.towardsOwner(key)
       }
     }
     this.sendTowardsOwners(FrameType.Localize)
-  }
-
-  /**
-   * A worker's clock advanced: ask again for keys this node handed away while
-   * it still had intent for them. Waiting for the clock, rather than asking
-   * at the acknowledgement, bounds how often a key contested under
-   * `relocation-only` can move: once per clock, not as fast as the links go.
-   */
-  onClockAdvanced(): void {
-    if (this.wantedBack.size === 0) return
-    const keys = [...this.wantedBack].filter((key) => this.intents.interest[key] > 0)
-    this.wantedBack.clear()
-    if (keys.length > 0) this.acquire(keys)
   }
 
   /**
@@ -1121,7 +903,8 @@ export class NodeRuntime {
 
   // ------------------------------------------------------------------- sending
 
-  private send = (to: number, frame: Uint8Array): void => {
+  /** Send a frame; one to this node itself is queued and run by `pump`. */
+  readonly send = (to: number, frame: Uint8Array): void => {
     this.stats.framesSent++
     this.stats.bytesSent += frame.byteLength
     if (to === this.id) this.selfQueue.push(frame)
@@ -1221,8 +1004,6 @@ export class NodeRuntime {
 }
 
 const NO_KEYS = new Uint32Array(0)
-const NO_VALUES = new Float32Array(0)
-const NO_OFFSETS = new Uint32Array(0)
 
 /** Request types whose frames carry one value per key. */
 function carriesValues(type: number): boolean {

@@ -63,7 +63,7 @@ export class Worker {
     this.node.assertOpen("advanceClock")
     const clock = ++this.logicalClock
     this.node.intents.advance(this.intentSlot, clock)
-    this.node.onClockAdvanced()
+    this.node.placement.onClockAdvanced()
     return clock
   }
 
@@ -208,7 +208,7 @@ export class Worker {
     node.assertOpen("barrier")
     if (node.accessCounts === undefined) return node.barrier.arrive()
     // The first barrier ends the warm-up of nups { hottest: n }.
-    return node.barrier.arrive().then(() => node.endWarmup())
+    return node.barrier.arrive().then(() => node.keeper.endWarmup())
   }
 
   /**
@@ -338,7 +338,7 @@ export class Worker {
     const node = this.node
     const counts = node.accessCounts
     if (counts !== undefined) { for (let i = 0; i < keys.length; i++) counts[keys[i]]++ }
-    if (node.intents.interestedKeys > 0) node.countIntentAccess(keys)
+    if (node.intents.interestedKeys > 0) node.placement.countIntentAccess(keys)
   }
 
   /**
