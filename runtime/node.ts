@@ -89,6 +89,13 @@ interface LocalizeWait {
   readonly reject: (error: unknown) => void
 }
 
+/** A `waitSync` of this node: the peers yet to answer it. */
+interface SyncWait {
+  readonly unanswered: Set<number>
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+}
+
 export interface NodeOptions {
   readonly id: number
   readonly nodes: number
@@ -162,7 +169,7 @@ export class NodeRuntime {
   private processing = false
   private readonly quietWaiters: Array<() => void> = []
   /** `waitSync` requests of this node: id → nodes still to answer, and the resolver. */
-  private readonly syncWaits = new Map<number, LocalizeWait>()
+  private readonly syncWaits = new Map<number, SyncWait>()
   private nextSyncWaitId = 1
   // Reused builders: replies, forwards, hand-overs and parked requests.
   private readonly replies: Outbox
@@ -439,7 +446,9 @@ export class NodeRuntime {
     this.assertOpen("waitSync")
     const id = this.nextSyncWaitId++
     const done = new Promise<void>((resolve, reject) => {
-      this.syncWaits.set(id, { remaining: this.nodes - 1, resolve, reject })
+      const unanswered = new Set<number>()
+      for (let peer = 0; peer < this.nodes; peer++) if (peer !== this.id) unanswered.add(peer)
+      this.syncWaits.set(id, { unanswered, resolve, reject })
     })
     for (let to = 0; to < this.nodes; to++) {
       if (to !== this.id) {
@@ -453,10 +462,14 @@ export class NodeRuntime {
     return done
   }
 
-  private onSyncWaitDone(id: number): void {
+  private onSyncWaitDone(from: number, id: number): void {
     const wait = this.syncWaits.get(id)
     if (wait === undefined) throw new MalformedFrame(`answer to unknown sync wait ${id}`)
-    if (--wait.remaining > 0) return
+    // A second answer from one peer must not stand in for another's.
+    if (!wait.unanswered.delete(from)) {
+      throw new MalformedFrame(`node ${from} answered sync wait ${id} again`)
+    }
+    if (wait.unanswered.size > 0) return
     this.syncWaits.delete(id)
     wait.resolve()
   }
@@ -535,7 +548,7 @@ export class NodeRuntime {
           this.sync.onSyncWait(from, frame.id)
           break
         case FrameType.SyncWaitDone:
-          this.onSyncWaitDone(frame.id)
+          this.onSyncWaitDone(from, frame.id)
           break
         case FrameType.PullReply:
         case FrameType.Ack:
@@ -943,7 +956,8 @@ export class NodeRuntime {
 
   /**
    * A peer is gone (its link closed or it fell silent): fail every open
-   * operation, localize and barrier wait with `error`, and every later call.
+   * operation, localize, `waitSync` and barrier wait with `error`, and every
+   * later call.
    * All of them, not only those whose keys route to `peer`: a request may be
    * forwarded through any node, the lost one was the home (directory) of a
    * share of the keys and the owner of others, and nothing records which
@@ -959,7 +973,15 @@ export class NodeRuntime {
     this.ops.clear()
     for (const waits of this.localizeWaits.values()) for (const w of waits) w.reject(error)
     this.localizeWaits.clear()
+    this.failSyncWaits(error)
     this.barrier.close(error)
+  }
+
+  /** `waitSync` calls wait on sync rounds and on peers' answers: none will come now. */
+  private failSyncWaits(error: Error): void {
+    this.sync.fail(error)
+    for (const wait of this.syncWaits.values()) wait.reject(error)
+    this.syncWaits.clear()
   }
 
   /** Fail what is pending, stop the links. */
@@ -971,8 +993,7 @@ export class NodeRuntime {
     this.ops.clear()
     for (const waits of this.localizeWaits.values()) for (const w of waits) w.reject(error)
     this.localizeWaits.clear()
-    for (const wait of this.syncWaits.values()) wait.reject(error)
-    this.syncWaits.clear()
+    this.failSyncWaits(error)
     this.barrier.close(error)
     await this.endpoint.close()
   }

@@ -61,7 +61,11 @@ export class ReplicaSync {
   private readonly delta: Float32Array
   private roundDone: (() => void) | undefined
   /** Waiters for a round count: resolved once `roundsCompleted ≥ round`. */
-  private readonly waiters: Array<{ round: number; wake: () => void }> = []
+  private readonly waiters: Array<
+    { round: number; wake: () => void; fail: (error: Error) => void }
+  > = []
+  /** Why no round can complete any more (a peer lost, the node closed), once so. */
+  private failed: Error | undefined
 
   /** Per destination: the changed replicas' deltas, and the unchanged ones' versions. */
   private readonly deltas: Outbox
@@ -179,19 +183,29 @@ export class ReplicaSync {
 
   /** Resolves once a round started after this call has completed. */
   nextRound(): Promise<void> {
+    if (this.failed !== undefined) return Promise.reject(this.failed)
     const round = this.roundsStarted + 1
     if (this.roundsCompleted >= round) return Promise.resolve()
-    return new Promise((wake) => this.waiters.push({ round, wake }))
+    return new Promise((wake, fail) => this.waiters.push({ round, wake, fail }))
+  }
+
+  /** No round will complete any more: fail every wait for one with `error`. */
+  fail(error: Error): void {
+    this.failed ??= error
+    for (const waiter of this.waiters.splice(0)) waiter.fail(error)
   }
 
   /** Answer a `SyncWait` from `from` once a round started after it has completed. */
   onSyncWait(from: number, id: number): void {
     const host = this.host
-    this.nextRound().then(() =>
-      host.sendFrame(
-        from,
-        encodeFrame({ type: FrameType.SyncWaitDone, origin: host.id, id, hops: 0 }, NO_KEYS),
-      )
+    this.nextRound().then(
+      () =>
+        host.sendFrame(
+          from,
+          encodeFrame({ type: FrameType.SyncWaitDone, origin: host.id, id, hops: 0 }, NO_KEYS),
+        ),
+      // The node failed or closed: there is no one to answer.
+      () => {},
     )
   }
 

@@ -14,6 +14,7 @@ import { setImmediate } from "node:timers"
 import { KeyState } from "../actors/lifecycle.ts"
 import { Cluster } from "../mod.ts"
 import { encodeFrame, FrameType } from "../runtime/codec.ts"
+import { PeerLost, peerLost } from "../runtime/errors.ts"
 import { MemoryNetwork } from "../runtime/memory_transport.ts"
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -117,6 +118,64 @@ describe("a peer's frame that breaks the protocol", () => {
       assert.deepEqual([...slab.values.subarray(at, at + 2)], [7, 7])
       assert.equal(cluster.stats().total.framesRejected, 0)
     } finally {
+      await cluster.close()
+    }
+  })
+})
+
+describe("waitSync against lost and repeating peers", () => {
+  /** Three nodes on a manual network, and node 0's `waitSync` once its SyncWait frames are out. */
+  async function waiting() {
+    const network = new MemoryNetwork({ nodes: 3, seed: 2, manual: true })
+    const cluster = await Cluster.local({ nodes: 3, tables: [{ name: "t", keys: 6, length: 1 }] }, {
+      network,
+    })
+    const outcome: { settled?: "resolved" | unknown } = {}
+    const wait = cluster.node(0).worker().waitSync()
+    wait.then(() => (outcome.settled = "resolved"), (error) => (outcome.settled = error))
+    for (let i = 0; i < 200 && network.pending < 2; i++) await turn()
+    assert.equal(network.pending, 2, "node 0 asked both peers")
+    return { network, cluster, outcome, wait }
+  }
+
+  it("fails with PeerLost when a peer is lost before it answers", { timeout: 10_000 }, async () => {
+    const { cluster, outcome, wait } = await waiting()
+    try {
+      cluster.node(0).runtime.failPeer(1, peerLost(1, "test"))
+      await assert.rejects(wait, PeerLost)
+      assert.ok(outcome.settled instanceof PeerLost)
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("counts peers, not answers: a second answer from one peer is rejected", {
+    timeout: 20_000,
+  }, async () => {
+    const { network, cluster, outcome, wait } = await waiting()
+    const warnings: string[] = []
+    const warn = console.warn
+    console.warn = (message: string) => warnings.push(message)
+    try {
+      // Node 1 answers twice before node 2 has answered at all.
+      const answer = encodeFrame(
+        { type: FrameType.SyncWaitDone, origin: 1, id: 1, hops: 0 },
+        new Uint32Array(0),
+      )
+      network.endpoint(1).send(0, answer)
+      network.endpoint(1).send(0, answer)
+      // Peers answer after a sync round of their own, which runs on the live clock.
+      const deadline = Date.now() + 10_000
+      while (outcome.settled === undefined && Date.now() < deadline) {
+        while (network.step()) { /* deliver everything */ }
+        await new Promise((resolve) => setTimeout(resolve, 2))
+      }
+      await wait
+      assert.ok(warnings.some((m) => /node 1 answered sync wait 1 again/.test(m)), warnings.join())
+      // Counting answers, node 1's second answer settled the wait and every
+      // later answer named an unknown wait; counting peers, it is refused.
+    } finally {
+      console.warn = warn
       await cluster.close()
     }
   })
