@@ -110,12 +110,15 @@ export interface Workload {
   readonly batches: readonly (readonly Uint32Array[])[]
   /** deltas[w][s % DELTA_SETS]: the deltas worker w pushes at step s. */
   readonly deltas: readonly (readonly Float32Array[])[]
-  /** Every key's value after every push of every worker: init plus the sum of its deltas (exact). */
+  /** Every key's value after all workers' pushes: init plus the sum of its deltas (exact). */
   readonly expected: Float64Array
   readonly ranking: Uint32Array
 }
 
-/** The workload of `nodes × WORKERS_PER_NODE` workers of `steps` steps each; seeded, so every process builds the same. */
+/**
+ * The workload of `nodes × WORKERS_PER_NODE` workers of `steps` steps each.
+ * Seeded, so every process of a cluster builds the same.
+ */
 export function makeWorkload(nodes: number, steps: number): Workload {
   const workers = nodes * WORKERS_PER_NODE
   const ranking = zipfRanking(KEYS, random(SEED))
