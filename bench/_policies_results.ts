@@ -117,6 +117,8 @@ export interface Row {
   ok: number
   failures: string[]
   localShare: number
+  /** Key accesses roam counted (local + remote), to compare with those the workers made. */
+  accesses: number
   framesPerMillion: number
   bytesPerMillion: number
   syncRounds: number
@@ -146,6 +148,7 @@ export function summarize(label: string, runs: readonly Run[], statics: readonly
     ok: ok.length,
     failures: runs.filter(isFailure).map((r) => r.status),
     localShare: m((r) => r.localShare),
+    accesses: m((r) => r.accesses),
     framesPerMillion: m((r) => r.frames / r.accesses * 1e6),
     bytesPerMillion: m((r) => r.bytes / r.accesses * 1e6),
     syncRounds: m((r) => r.syncRounds),
@@ -215,6 +218,18 @@ export function formatRows(rows: readonly Row[]): string[] {
     )
   }
   return lines
+}
+
+/**
+ * The local share and the per-1M figures divide by the accesses roam
+ * counted; a line for every setup where that count is not the number of
+ * pulled and pushed keys the workers issued, which would skew both.
+ */
+export function formatMiscounts(rows: readonly Row[], workerAccesses: number): string[] {
+  return rows.filter((r) => r.ok > 0 && r.accesses !== workerAccesses).map((r) =>
+    `note: ${r.label}: roam counted ${r.accesses} key accesses, the workers made ` +
+    `${workerAccesses} (${fmt((r.accesses / workerAccesses - 1) * 100)}% more)`
+  )
 }
 
 /** Issue 4's goal in words, or why it cannot be judged. */

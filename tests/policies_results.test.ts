@@ -4,8 +4,9 @@
  * run combine into the slowest process's wall time and summed counts; a
  * wrong float, a key no process holds, or a node missing or reported twice
  * fails the run; medians and ratios to static use only the repetitions that
- * gave a result on both sides; and issue 4's goal names the fastest nups
- * setting and judges adaptive against it and against static.
+ * gave a result on both sides; setups whose counted accesses are not the
+ * workers' are named; and issue 4's goal names the fastest nups setting and
+ * judges adaptive against it and against static.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
@@ -13,6 +14,7 @@ import {
   addKey,
   combineNodes,
   encodeKeySet,
+  formatMiscounts,
   goal,
   isFailure,
   newKeySet,
@@ -126,6 +128,15 @@ describe("policies benchmark: rows and the goal", () => {
     const row = summarize("lapse", [failed, failed], [result(1), result(1)])
     assert.equal(row.ok, 0)
     assert.ok(Number.isNaN(row.wallMs) && Number.isNaN(row.wallVsStatic))
+  })
+
+  it("notes the setups whose counted accesses differ from the workers'", () => {
+    const statics = [result(100)]
+    const more = { ...result(100), accesses: 1100 }
+    const rows = [summarize("static", statics, statics), summarize("adaptive", [more], statics)]
+    assert.deepEqual(formatMiscounts(rows, 1000), [
+      "note: adaptive: roam counted 1100 key accesses, the workers made 1000 (10.0% more)",
+    ])
   })
 
   it("judges adaptive against static and the fastest nups setting", () => {
