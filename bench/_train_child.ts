@@ -1,12 +1,12 @@
 /**
- * One example run inside a child process of the training benchmark: import
- * the example, call its exported `main` with the given arguments plus
- * `--json FILE`, and exit.
+ * One benchmark run inside a child process: import a module, call its
+ * exported `main` with the given arguments plus `--json FILE`, and exit.
  *
- *   deno run -A bench/_train_child.ts examples/mf.ts OUT_TEMPLATE [example args...]
+ *   deno run -A bench/_train_child.ts examples/mf.ts OUT_TEMPLATE [module args...]
  *
- * Every run of the benchmark, in-process clusters and the plain twin
- * included, gets a fresh process: a run that hangs can be killed at its
+ * The training benchmark runs the examples through it, and the policies
+ * benchmark its one-node runs (`_policies_runs.ts`). Every such run gets a
+ * fresh process (`_processes.ts`): a run that hangs can be killed at its
  * timeout without taking the benchmark down, and no run inherits another's
  * JIT state or heap. Under the launcher every node runs this same file, so
  * `{node}` in the template becomes the node's id (`ROAM_NODE_ID`, 0 in a
@@ -17,16 +17,16 @@
 import process from "node:process"
 import { pathToFileURL } from "node:url"
 import { resolve } from "node:path"
+import { nodeJsonPath } from "./_processes.ts"
 
-const [example, template, ...args] = process.argv.slice(2)
-if (example === undefined || template === undefined) {
-  console.error("usage: _train_child.ts EXAMPLE.ts OUT_TEMPLATE [example args...]")
+const [file, template, ...args] = process.argv.slice(2)
+if (file === undefined || template === undefined) {
+  console.error("usage: _train_child.ts MODULE.ts OUT_TEMPLATE [module args...]")
   process.exit(2)
 }
-const json = template.replaceAll("{node}", process.env.ROAM_NODE_ID ?? "0")
 try {
-  const module = await import(pathToFileURL(resolve(example)).href)
-  await module.main([...args, "--json", json])
+  const imported = await import(pathToFileURL(resolve(file)).href)
+  await imported.main([...args, "--json", nodeJsonPath(template)])
   process.exit(0)
 } catch (error) {
   console.error(error)

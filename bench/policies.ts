@@ -5,449 +5,330 @@
  * bounce between nodes, replicating a hot set (NuPS) keeps them local, and
  * replicating everything costs sync traffic for keys nobody shares. This
  * benchmark measures that claim on a synthetic workload with the papers' skew:
- * 4 in-process nodes with 2 workers each over 100,000 keys of 16 floats, whose
- * popularity is Zipf(1.1) (one ranking shared by all workers, so they agree on
- * what is hot). Each worker runs a fixed number of steps; a step draws a batch
- * of keys, pulls it (`tryPull`, else `await pull`) and pushes small integer
- * deltas. Per policy it reports, as DESIGN.md §10 asks, the
- * hardware-independent counts (share of accesses served locally, frames and
- * bytes per 1M key accesses, sync rounds) and the wall time, with its ratio to
- * `static` (the classic parameter server) measured in the same process run.
- * The machine is noisy, so every policy runs in each of several repetitions,
- * in forward order on even repetitions and backward on odd ones, and the
- * medians are printed. Every run ends with `waitSync()` on every worker and an
- * exactness check: every value on every node that holds the key must equal
- * its initial value plus the sum of the deltas pushed to it. A benchmark of a
- * parameter manager that loses an update measures nothing, so it throws.
+ * 4 nodes (`--nodes`) with 2 workers each over 100,000 keys of 16 floats,
+ * whose popularity is Zipf(1.1) (one ranking shared by all workers, so they
+ * agree on what is hot). Each worker runs a fixed number of steps; a step
+ * draws a batch of keys, pulls it (`tryPull`, else `await pull`) and pushes
+ * small integer deltas (`_policies_runs.ts`). Per policy it reports, as
+ * DESIGN.md §10 asks, the hardware-independent counts (share of accesses
+ * served locally, frames and bytes per 1M key accesses, sync rounds) and the
+ * wall time, with its ratio to `static` (the classic parameter server)
+ * measured in the same benchmark run. The machine is noisy, so every policy
+ * runs in each of several repetitions, in forward order on even repetitions
+ * and backward on odd ones, and the medians are printed. Every run ends with
+ * `waitSync()` on every worker and an exactness check: every value on every
+ * node that holds the key must equal its initial value plus the sum of the
+ * deltas every worker pushed to it. A benchmark of a parameter manager that
+ * loses an update measures nothing, so such a run fails loudly.
  *
- * Read the wall times with the transport in mind: the 4 nodes share one
- * thread and the memory transport adds no latency, so a remote access costs
- * only the CPU to encode, route and apply it, and wall time is the protocol's
- * CPU cost (relocation hand-overs, sync rounds), not network waits. That
- * flatters `static`, whose 75% remote accesses would each wait on a network;
- * the counts are what carries over to a real cluster.
+ * Two modes measure two different things (`--mode`, both side by side with
+ * `both`). `local` runs every node in this process over the memory
+ * transport. The nodes share one thread and the transport adds no latency,
+ * so a remote access costs only the CPU to encode, route and apply it: wall
+ * time is the protocol's CPU cost (relocation hand-overs, sync rounds), not
+ * network waits. That flatters `static`, whose remote accesses (75% on 4
+ * nodes) would each wait on a network, and in this mode `static` is the
+ * fastest. `process` runs every setup as a real cluster, one node per
+ * process over WebSockets on loopback, started by the launcher
+ * (`runtime/launch.ts`) in fresh processes with a timeout for each run
+ * (`_processes.ts`), so that a remote access pays a real round trip and the
+ * nodes run in parallel on the machine's cores. Each process times the same
+ * section, from a barrier once the initial replicas are in place to a
+ * barrier after `waitSync`, and the run's wall time is the slowest
+ * process's; counts are summed over processes, and each process checks the
+ * exact sums on its node (it builds the whole seeded workload, so it knows
+ * every worker's pushes). A run that hangs or fails is recorded as such and
+ * the benchmark goes on. On a machine with fewer cores than nodes the
+ * processes also contend for CPU, which a real cluster would not.
  *
  * How a worker tells roam what it will need is part of each setup (`Signal`):
  * nothing (`static`, `full-replication`), Lapse's `localize` a few batches
- * ahead (latency hiding), or — for the coming `adaptive`, `replication-only`
- * and `relocation-only` policies — AdaPM's `intent` plus `advanceClock`.
+ * ahead (latency hiding), or AdaPM's `intent` plus `advanceClock` (`adaptive`
+ * and its ablations `replication-only` and `relocation-only`). Issue 4's goal
+ * is printed under each table: untuned `adaptive` matches or beats the best
+ * `nups` setting on local share and wall time, and beats `static` by at least
+ * 10x in wall time. The local share and the per-1M figures divide by the key
+ * accesses roam counted; a note follows the table for every setup where
+ * that count is not the number of keys the workers pulled and pushed.
  *
- *   deno run -A bench/policies.ts [--json FILE] [--quick]
- *   bun bench/policies.ts [--json FILE] [--quick]
+ *   deno run -A bench/policies.ts [--mode local|process|both] [--nodes N]
+ *     [--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick]
+ *   bun bench/policies.ts [same flags]
  */
-import { mkdir, writeFile } from "node:fs/promises"
-import { dirname } from "node:path"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir } from "node:os"
+import { dirname, join } from "node:path"
 import process from "node:process"
-import { setImmediate } from "node:timers"
+import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { Cluster, type ClusterStats, type PolicyOption, type Worker } from "../mod.ts"
-import { median, random, zipfMass, zipfRanking, zipfSampler } from "./_harness.ts"
+import { zipfMass } from "./_harness.ts"
+import { runForJson, type Runtime, thisRuntime } from "./_processes.ts"
+import {
+  combineNodes,
+  formatGoal,
+  formatMiscounts,
+  formatRows,
+  goal,
+  isFailure,
+  type NodeResult,
+  type Row,
+  type Run,
+  summarize,
+} from "./_policies_results.ts"
+import {
+  AHEAD,
+  BATCH_KEYS,
+  HOT_SIZES,
+  KEYS,
+  LENGTH,
+  makeWorkload,
+  runSetup,
+  SEED,
+  type Setup,
+  setups,
+  STEPS,
+  WORKERS_PER_NODE,
+  type Workload,
+} from "./_policies_runs.ts"
 
 // Bun's global is not in Deno's type library; Deno's is.
 declare const Bun: { readonly version: string } | undefined
 
-const { values: flags } = parseArgs({
-  args: process.argv.slice(2),
-  options: { json: { type: "string" }, quick: { type: "boolean", default: false } },
-})
-const quick = flags.quick === true
+const USAGE = "usage: bench/policies.ts [--mode local|process|both] [--nodes N] " +
+  "[--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick]"
 
-const NODES = 4
-const WORKERS_PER_NODE = 2
-const KEYS = 100_000
-const LENGTH = 16
-const BATCH_KEYS = 500
-const STEPS = quick ? 60 : 400
-/** Timed repetitions of every setup (odd, for a median), after one untimed warm-up pass. */
-const REPETITIONS = quick ? 3 : 5
-/** Delta arrays per worker, used in turn (all small integers, so sums are exact in f32). */
-const DELTA_SETS = 4
-/** Sizes of the hot set `nups` replicates: the top-k keys of the Zipf ranking. */
-const HOT_SIZES = [100, 1_000, 10_000] as const
-/** Batches ahead that a worker localizes (or will signal intent for). */
-const AHEAD = 2
-const SEED = 20_251_124
+type Mode = "local" | "process"
 
-// ------------------------------------------------------------------ setups
-
-/**
- * How a worker loop signals its future keys. `localize`: at step s it calls
- * `localize` on batch s + ahead and awaits that promise just before using the
- * batch (latency hiding, as Lapse does). `intent`: at step s it calls
- * `worker.intent(batch s + ahead, clock + ahead, clock + ahead + 1)` and after
- * the step `advanceClock()`; the policy decides what to move or replicate.
- */
-type Signal =
-  | { readonly kind: "none" }
-  | { readonly kind: "localize"; readonly ahead: number }
-  | { readonly kind: "intent"; readonly ahead: number }
-
-/** One column of the table: a policy, and how the task signals under it. */
-interface Setup {
-  readonly label: string
-  readonly policy: PolicyOption
-  readonly signal: Signal
+interface Plan {
+  readonly modes: readonly Mode[]
+  readonly nodes: number
+  /** The runtime of process mode's node processes. */
+  readonly runtime: Runtime
+  readonly quick: boolean
+  readonly steps: number
+  /** Timed repetitions of every setup (odd, for a median). */
+  readonly repetitions: number
+  /** Per process-mode run, from spawning to the last exit. */
+  readonly timeoutMs: number
+  readonly json?: string
 }
 
-/** The hottest `k` keys of the workload, as `nups` is told them. */
-const hotKeys = (ranking: Uint32Array, k: number): number[] => Array.from(ranking.subarray(0, k))
+/** Keys the workers of a run pull and push, all told. */
+const workerAccesses = (plan: Plan) => plan.nodes * WORKERS_PER_NODE * plan.steps * BATCH_KEYS * 2
 
-/**
- * The setups, baseline first: the hand-placed ones (lapse and nups localize
- * ahead, nups with hot sets of several sizes), then the intent-driven ones
- * (adaptive, untuned, and its two ablations), which signal each batch's keys
- * `AHEAD` clocks before use.
- */
-function setups(ranking: Uint32Array): Setup[] {
-  const localize: Signal = { kind: "localize", ahead: AHEAD }
-  const intent: Signal = { kind: "intent", ahead: AHEAD }
-  return [
-    { label: "static", policy: "static", signal: { kind: "none" } },
-    { label: "lapse", policy: "lapse", signal: localize },
-    ...HOT_SIZES.map((k): Setup => ({
-      label: `nups hot=${k}`,
-      policy: { name: "nups", hot: hotKeys(ranking, k) },
-      signal: localize,
-    })),
-    { label: "full-replication", policy: "full-replication", signal: { kind: "none" } },
-    { label: "adaptive", policy: "adaptive", signal: intent },
-    { label: "replication-only", policy: "replication-only", signal: intent },
-    { label: "relocation-only", policy: "relocation-only", signal: intent },
-  ]
-}
-
-/** The keys a setup replicates from the start; a run waits for them before timing. */
-function replicatedKeys(setup: Setup): readonly number[] {
-  const policy = setup.policy
-  if (policy === "full-replication") return Array.from({ length: KEYS }, (_, key) => key)
-  if (typeof policy === "object" && policy.name === "nups" && Array.isArray(policy.hot)) {
-    return policy.hot
-  }
-  return []
-}
-
-// ------------------------------------------------------------------ workload
-
-/** Initial value: small integers, so that init + the sum of integer deltas is exact. */
-function fillValue(key: number, value: Float32Array): void {
-  for (let j = 0; j < value.length; j++) value[j] = (key * 7 + j) % 1000
-}
-
-/** What every run of every setup works on: the same batches, deltas and expected sums. */
-interface Workload {
-  /** batches[w][s]: the keys of worker w's step s. */
-  readonly batches: readonly (readonly Uint32Array[])[]
-  /** deltas[w][s % DELTA_SETS]: the deltas worker w pushes at step s. */
-  readonly deltas: readonly (readonly Float32Array[])[]
-  /** Every key's value after every push: init plus the sum of its deltas (exact). */
-  readonly expected: Float64Array
-  readonly ranking: Uint32Array
-}
-
-function makeWorkload(): Workload {
-  const workers = NODES * WORKERS_PER_NODE
-  const ranking = zipfRanking(KEYS, random(SEED))
-  const expected = new Float64Array(KEYS * LENGTH)
-  const init = new Float32Array(LENGTH)
-  for (let key = 0; key < KEYS; key++) {
-    fillValue(key, init)
-    expected.set(init, key * LENGTH)
-  }
-  const batches: Uint32Array[][] = []
-  const deltas: Float32Array[][] = []
-  for (let w = 0; w < workers; w++) {
-    const rand = random(SEED + 1 + w)
-    const draw = zipfSampler(KEYS, rand, ranking)
-    const sets = Array.from(
-      { length: DELTA_SETS },
-      () => Float32Array.from({ length: BATCH_KEYS * LENGTH }, () => Math.floor(rand() * 7) - 3),
-    )
-    const mine = Array.from({ length: STEPS }, (_, s) => {
-      const batch = new Uint32Array(BATCH_KEYS)
-      const d = sets[s % DELTA_SETS]
-      for (let i = 0; i < BATCH_KEYS; i++) {
-        const key = batch[i] = draw()
-        for (let j = 0; j < LENGTH; j++) expected[key * LENGTH + j] += d[i * LENGTH + j]
-      }
-      return batch
-    })
-    batches.push(mine)
-    deltas.push(sets)
-  }
-  return { batches, deltas, expected, ranking }
-}
-
-// ------------------------------------------------------------------ one run
-
-/**
- * Let the node's control plane run: the memory transport delivers frames and
- * the sync rounds run in macrotasks, and a step whose keys are all local never
- * awaits anything. A training step that awaits its data loader yields like
- * this; without it, under `full-replication` every worker would run all its
- * steps in one go and the replicas would sync only at the end.
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
-
-/** One worker's steps under `signal`: signal ahead, pull, push, yield. */
-async function runWorker(
-  worker: Worker,
-  batches: readonly Uint32Array[],
-  deltas: readonly Float32Array[],
-  signal: Signal,
-): Promise<void> {
-  const out = new Float32Array(BATCH_KEYS * LENGTH)
-  const ahead = signal.kind === "none" ? 0 : signal.ahead
-  const localized: (Promise<void> | undefined)[] = []
-  const intents = signal.kind === "intent" ? worker : undefined
-  // Step s runs at clock `clock0 + s`: advanceClock is called once per step.
-  const clock0 = worker.clock
-  const announce = (s: number) => {
-    if (s >= batches.length) return
-    if (signal.kind === "localize") {
-      const done = worker.localize(batches[s])
-      done.catch(() => {}) // awaited at step s; never an unhandled rejection before that
-      localized[s] = done
-    } else if (intents) {
-      intents.intent(batches[s], clock0 + s, clock0 + s + 1)
-    }
-  }
-  for (let s = 0; s < ahead; s++) announce(s)
-  for (let s = 0; s < batches.length; s++) {
-    announce(s + ahead)
-    const pending = localized[s]
-    if (pending !== undefined) {
-      localized[s] = undefined
-      await pending
-    }
-    const keys = batches[s]
-    if (!worker.tryPull(keys, out)) await worker.pull(keys, out)
-    worker.push(keys, deltas[s % deltas.length])
-    if (intents) worker.advanceClock()
-    await yieldToEventLoop()
-  }
-}
-
-/** What one run of one setup measured (counts over the timed phase only). */
-interface RunResult {
-  setupMs: number
-  wallMs: number
-  accesses: number
-  localShare: number
-  frames: number
-  bytes: number
-  syncRounds: number
-  relocations: number
-}
-
-const field = (a: ClusterStats, b: ClusterStats, f: keyof ClusterStats["total"]) =>
-  b.total[f] - a.total[f]
-
-async function runSetup(setup: Setup, load: Workload): Promise<RunResult> {
-  const t0 = performance.now()
-  const cluster = await Cluster.local({
-    nodes: NODES,
-    tables: [{ name: "t", keys: KEYS, length: LENGTH, init: fillValue }],
-    policy: setup.policy,
-    seed: SEED,
+function parsePlan(argv: readonly string[]): Plan {
+  const { values: v } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      mode: { type: "string", default: "local" },
+      nodes: { type: "string", default: "4" },
+      runtime: { type: "string", default: thisRuntime() },
+      "timeout-s": { type: "string" },
+      json: { type: "string" },
+      quick: { type: "boolean", default: false },
+    },
   })
-  try {
-    const workers: Worker[] = []
-    for (let n = 0; n < NODES; n++) {
-      for (let k = 0; k < WORKERS_PER_NODE; k++) workers.push(cluster.node(n).worker())
-    }
-    // Replicas are requested at start and not awaited by Cluster.local; a pull
-    // of them waits until they have arrived, so timing starts with them in place.
-    const replicated = replicatedKeys(setup)
-    if (replicated.length > 0) {
-      await Promise.all(
-        workers.filter((w) => w.index === 0).map((w) => w.pull(replicated)),
-      )
-    }
-    const before = cluster.stats()
-    const t1 = performance.now()
-    await Promise.all(
-      workers.map((w, i) => runWorker(w, load.batches[i], load.deltas[i], setup.signal)),
-    )
-    await Promise.all(workers.map((w) => w.waitSync()))
-    const t2 = performance.now()
-    const after = cluster.stats()
-    checkExact(setup, workers, load.expected)
-    const local = field(before, after, "pullKeysLocal") + field(before, after, "pushKeysLocal")
-    const remote = field(before, after, "pullKeysRemote") + field(before, after, "pushKeysRemote")
-    return {
-      setupMs: t1 - t0,
-      wallMs: t2 - t1,
-      accesses: local + remote,
-      localShare: local / (local + remote),
-      frames: field(before, after, "framesSent"),
-      bytes: field(before, after, "bytesSent"),
-      syncRounds: field(before, after, "syncRounds"),
-      relocations: field(before, after, "relocationsIn"),
-    }
-  } finally {
-    await cluster.close()
+  const mode = v.mode!
+  if (mode !== "local" && mode !== "process" && mode !== "both") {
+    throw new RangeError(`--mode: unknown ${mode}\n${USAGE}`)
+  }
+  const nodes = Number(v.nodes)
+  if (!Number.isInteger(nodes) || nodes < 2 || nodes > 64) {
+    throw new RangeError(`--nodes must be an integer in [2, 64]\n${USAGE}`)
+  }
+  if (v.runtime !== "deno" && v.runtime !== "bun") {
+    throw new RangeError(`--runtime: unknown ${v.runtime}\n${USAGE}`)
+  }
+  const quick = v.quick === true
+  const timeoutS = Number(v["timeout-s"] ?? (quick ? 120 : 600))
+  if (!(timeoutS > 0)) throw new RangeError(`--timeout-s must be positive\n${USAGE}`)
+  return {
+    modes: mode === "both" ? ["local", "process"] : [mode],
+    nodes,
+    runtime: v.runtime,
+    quick,
+    steps: quick ? STEPS.quick : STEPS.full,
+    repetitions: quick ? 3 : 5,
+    timeoutMs: timeoutS * 1000,
+    json: v.json,
   }
 }
 
+// ------------------------------------------------------------------ the two modes
+
 /**
- * After `waitSync` on every worker: every key is held by some node, and its
- * value on every node holding it (owner or replica) is init + the sum of the
- * deltas pushed to it, exactly. Read through each node's first worker with
- * `tryPull`, which succeeds only for keys local and ready there.
+ * Every setup in each repetition, forward on even repetitions and backward
+ * on odd ones; `runs[i][r]` is setup i's repetition r.
  */
-function checkExact(setup: Setup, workers: readonly Worker[], expected: Float64Array): void {
-  const holders = new Uint8Array(KEYS)
-  let wrong = 0
-  let example = ""
-  for (let n = 0; n < NODES; n++) {
-    const worker = workers.find((w) => w.nodeId === n)!
-    const keys: number[] = []
-    for (let key = 0; key < KEYS; key++) if (worker.isLocal(key)) keys.push(key)
-    const out = new Float32Array(keys.length * LENGTH)
-    if (!worker.tryPull(keys, out)) throw new Error(`policies: node ${n} lost a local key`)
-    keys.forEach((key, i) => {
-      holders[key]++
-      for (let j = 0; j < LENGTH; j++) {
-        if (out[i * LENGTH + j] === expected[key * LENGTH + j]) continue
-        if (wrong++ === 0) {
-          example = `node ${n} key ${key}[${j}] = ${out[i * LENGTH + j]}, ` +
-            `expected ${expected[key * LENGTH + j]}`
-        }
-      }
-    })
+async function repeat(
+  all: readonly Setup[],
+  repetitions: number,
+  runOnce: (setup: Setup, repetition: number) => Promise<Run>,
+): Promise<Run[][]> {
+  const runs = all.map((): Run[] => [])
+  for (let r = 0; r < repetitions; r++) {
+    for (let s = 0; s < all.length; s++) {
+      const i = r % 2 === 0 ? s : all.length - 1 - s
+      runs[i][r] = await runOnce(all[i], r)
+    }
   }
-  const orphans = holders.reduce((sum, h) => sum + (h === 0 ? 1 : 0), 0)
-  if (wrong > 0 || orphans > 0) {
-    throw new Error(
-      `policies: ${setup.label} is not exact after waitSync: ${wrong} wrong floats ` +
-        `(first: ${example || "none"}), ${orphans} keys held by no node`,
-    )
+  return runs
+}
+
+/** Every node in this process; a run that is not exact throws. */
+async function runLocal(plan: Plan, load: Workload, all: readonly Setup[]): Promise<Run[][]> {
+  const once = async (setup: Setup): Promise<Run> => {
+    const run = combineNodes([await runSetup(setup, load)], plan.nodes, KEYS)
+    if (isFailure(run)) throw new Error(`policies: ${setup.label}: ${run.error}`)
+    return run
+  }
+  // A warm-up pass, so that no setup is timed while the JIT still compiles the code it shares.
+  for (const setup of all) await once(setup)
+  return await repeat(all, plan.repetitions, once)
+}
+
+const root = fileURLToPath(new URL("../", import.meta.url))
+const child = join(root, "bench", "_train_child.ts")
+const nodeTask = join(root, "bench", "_policies_runs.ts")
+
+/** One node per process, a fresh cluster per run; a run that fails is recorded and reported. */
+async function runProcesses(plan: Plan, all: readonly Setup[]): Promise<Run[][]> {
+  const dir = mkdtempSync(join(tmpdir(), "roam-policies-"))
+  const total = all.length * plan.repetitions
+  let done = 0
+  const once = async (setup: Setup, repetition: number): Promise<Run> => {
+    const template = join(dir, `${setup.label.replace(/\W+/g, "-")}-${repetition}-node{node}.json`)
+    const args = ["--setup", setup.label, "--nodes", `${plan.nodes}`, "--steps", `${plan.steps}`]
+    const launched = await runForJson<NodeResult>({
+      task: child,
+      args: [nodeTask, template, ...args],
+      template,
+      processes: { launcher: plan.nodes },
+      runtime: plan.runtime,
+      timeoutMs: plan.timeoutMs,
+    })
+    const run: Run = launched.status === "ok"
+      ? combineNodes(launched.values, plan.nodes, KEYS)
+      : launched
+    const what = repetition < 0
+      ? `process ${setup.label} (warm-up, untimed)`
+      : `[${++done}/${total}] process ${setup.label} (repetition ${repetition + 1})`
+    if (isFailure(run)) {
+      console.error(`${what}: ${run.status.toUpperCase()}\n  ${run.error.replaceAll("\n", "\n  ")}`)
+    } else console.log(`${what}: ok, wall ${run.wallMs.toFixed(0)} ms`)
+    return run
+  }
+  try {
+    // One untimed run first, so that no timed run pays for filling the runtime's module cache.
+    await once(all[0], -1)
+    return await repeat(all, plan.repetitions, once)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
 // ------------------------------------------------------------------ report
 
-/** Medians over the repetitions, and the median per-repetition ratio to static. */
-interface Row {
-  label: string
-  localShare: number
-  framesPerMillion: number
-  bytesPerMillion: number
-  syncRounds: number
-  relocations: number
-  setupMs: number
-  wallMs: number
-  accessesPerSecond: number
-  wallVsStatic: number
-  wallVsStaticMin: number
-  wallVsStaticMax: number
-}
-
-function summarize(label: string, runs: readonly RunResult[], statics: readonly RunResult[]): Row {
-  const m = (f: (r: RunResult) => number) => median(runs.map(f))
-  const ratios = runs.map((r, i) => r.wallMs / statics[i].wallMs)
-  return {
-    label,
-    localShare: m((r) => r.localShare),
-    framesPerMillion: m((r) => r.frames / r.accesses * 1e6),
-    bytesPerMillion: m((r) => r.bytes / r.accesses * 1e6),
-    syncRounds: m((r) => r.syncRounds),
-    relocations: m((r) => r.relocations),
-    setupMs: m((r) => r.setupMs),
-    wallMs: m((r) => r.wallMs),
-    accessesPerSecond: m((r) => r.accesses / (r.wallMs / 1000)),
-    wallVsStatic: median(ratios),
-    wallVsStaticMin: Math.min(...ratios),
-    wallVsStaticMax: Math.max(...ratios),
-  }
-}
-
-function runtimeInfo(): { runtime: "deno" | "bun"; version: string } {
+function runtimeInfo(): { runtime: Runtime; version: string } {
   if (typeof Bun !== "undefined") return { runtime: "bun", version: Bun.version }
   if (typeof Deno !== "undefined") return { runtime: "deno", version: Deno.version.deno }
   throw new Error("policies: run under Deno or Bun")
 }
 
-const fmt = (x: number, digits = 1) => x.toFixed(digits)
-const pad = (s: string | number, n: number) => String(s).padStart(n)
+interface ModeReport {
+  readonly mode: Mode
+  readonly nodes: number
+  /** The runtime the nodes ran on. */
+  readonly runtime: Runtime
+  readonly rows: readonly Row[]
+  readonly runs: readonly { readonly label: string; readonly runs: readonly Run[] }[]
+}
 
-function printRows(rows: readonly Row[]): void {
-  console.log(
-    `${"policy".padEnd(17)} ${pad("local", 6)} ${pad("frames/1M", 10)} ${pad("MB/1M", 8)} ` +
-      `${pad("sync rds", 9)} ${pad("relocs", 7)} ${pad("setup ms", 9)} ${pad("wall ms", 8)} ` +
-      `${pad("Macc/s", 7)} ${pad("wall/static", 12)} ${pad("(min–max)", 11)}`,
-  )
-  for (const r of rows) {
-    console.log(
-      `${r.label.padEnd(17)} ${pad(fmt(r.localShare * 100) + "%", 6)} ` +
-        `${pad(fmt(r.framesPerMillion, 0), 10)} ${pad(fmt(r.bytesPerMillion / 1e6), 8)} ` +
-        `${pad(fmt(r.syncRounds, 0), 9)} ${pad(fmt(r.relocations, 0), 7)} ` +
-        `${pad(fmt(r.setupMs, 0), 9)} ${pad(fmt(r.wallMs, 0), 8)} ` +
-        `${pad(fmt(r.accessesPerSecond / 1e6, 2), 7)} ${pad(fmt(r.wallVsStatic, 2), 12)} ` +
-        `${pad(`${fmt(r.wallVsStaticMin, 2)}–${fmt(r.wallVsStaticMax, 2)}`, 11)}`,
-    )
-  }
+const MODE_NOTES: Record<Mode, (plan: Plan) => string> = {
+  local: (plan) =>
+    `local: ${plan.nodes} nodes in this process, zero-latency memory transport; wall time is ` +
+    "the protocol's CPU cost, not network waits.",
+  process: (plan) =>
+    `process: ${plan.nodes} ${plan.runtime} processes, one node each, WebSockets on loopback ` +
+    `(${cpus().length} cores); wall is the slowest process's time between two barriers, ` +
+    "counts summed over processes.",
+}
+
+function printMode(plan: Plan, report: ModeReport): void {
+  console.log(`\n== ${MODE_NOTES[report.mode](plan)}\n`)
+  for (const line of formatRows(report.rows)) console.log(line)
+  console.log(formatGoal(goal(report.rows)))
+  for (const line of formatMiscounts(report.rows, workerAccesses(plan))) console.log(line)
 }
 
 async function main(): Promise<void> {
+  let plan: Plan
+  try {
+    plan = parsePlan(process.argv.slice(2))
+  } catch (error) {
+    console.error((error as Error).message)
+    process.exit(2)
+  }
   const { runtime, version } = runtimeInfo()
   const started = performance.now()
-  const workers = NODES * WORKERS_PER_NODE
   console.log(
-    `roam policies: ${runtime} ${version}${quick ? " (--quick)" : ""}; ${NODES} nodes × ` +
-      `${WORKERS_PER_NODE} workers, ${KEYS} keys × ${LENGTH} floats, Zipf(1.1); ` +
-      `${STEPS} steps of ${BATCH_KEYS} keys (pull + push) per worker; ` +
-      `${REPETITIONS} repetitions, order alternating.`,
+    `roam policies: ${runtime} ${version}${plan.quick ? " (--quick)" : ""}; ` +
+      `${plan.modes.join(" and ")} mode; ${plan.nodes} nodes × ${WORKERS_PER_NODE} workers, ` +
+      `${KEYS} keys × ${LENGTH} floats, Zipf(1.1); ${plan.steps} steps of ${BATCH_KEYS} keys ` +
+      `(pull + push) per worker; ${plan.repetitions} repetitions, order alternating.`,
   )
-  const load = makeWorkload()
-  const all = setups(load.ranking)
-  const runs = all.map((): RunResult[] => [])
-  // A warm-up pass, so that no setup is timed while the JIT still compiles the code it shares.
-  for (const setup of all) await runSetup(setup, load)
-  for (let r = 0; r < REPETITIONS; r++) {
-    for (let s = 0; s < all.length; s++) {
-      const i = r % 2 === 0 ? s : all.length - 1 - s
-      runs[i].push(await runSetup(all[i], load))
-    }
-  }
-  const rows = all.map((setup, i) => summarize(setup.label, runs[i], runs[0]))
   console.log(
     `hot share of accesses: ${
-      HOT_SIZES.map((k) => `top ${k} ${fmt(zipfMass(KEYS, k) * 100)}%`).join(", ")
-    }; ${workers * STEPS * BATCH_KEYS * 2} key accesses per run, all exact after waitSync.\n`,
+      HOT_SIZES.map((k) => `top ${k} ${(zipfMass(KEYS, k) * 100).toFixed(1)}%`).join(", ")
+    }; ${workerAccesses(plan)} key accesses per run, each run checked exact ` +
+      "after waitSync.",
   )
-  printRows(rows)
+  const load = makeWorkload(plan.nodes, plan.steps)
+  const all = setups(load.ranking)
+  const reports: ModeReport[] = []
+  for (const mode of plan.modes) {
+    const runs = mode === "local" ? await runLocal(plan, load, all) : await runProcesses(plan, all)
+    reports.push({
+      mode,
+      nodes: plan.nodes,
+      runtime: mode === "local" ? runtime : plan.runtime,
+      rows: all.map((setup, i) => summarize(setup.label, runs[i], runs[0])),
+      runs: all.map((setup, i) => ({ label: setup.label, runs: runs[i] })),
+    })
+  }
+  for (const report of reports) printMode(plan, report)
   console.log(
     "\nlocal: accesses served by this node's store (owned or replica); frames and MB per 1M " +
       "key accesses; sync rds: sync rounds started (all nodes); relocs: keys moved; setup: " +
-      "cluster start and initial replicas (not in wall); wall: steps + waitSync. Medians.\n" +
-      "In-process, zero-latency transport: wall time is the protocol's CPU cost, not network waits.",
+      "cluster start and initial replicas (not in wall); wall: steps + waitSync, between two " +
+      "barriers. Medians over the repetitions that gave a result.",
   )
-  console.log(`${fmt((performance.now() - started) / 1000)} s in all.`)
-  if (flags.json !== undefined) {
+  console.log(`${((performance.now() - started) / 1000).toFixed(1)} s in all.`)
+  if (plan.json !== undefined) {
     const report = {
       runtime,
       version,
-      quick,
+      quick: plan.quick,
+      cores: cpus().length,
       workload: {
-        nodes: NODES,
+        nodes: plan.nodes,
         workersPerNode: WORKERS_PER_NODE,
         keys: KEYS,
         length: LENGTH,
         zipf: 1.1,
-        steps: STEPS,
+        steps: plan.steps,
         batchKeys: BATCH_KEYS,
-        repetitions: REPETITIONS,
+        repetitions: plan.repetitions,
         ahead: AHEAD,
         seed: SEED,
       },
       setups: all.map((s) => ({ label: s.label, signal: s.signal })),
-      rows,
-      runs: all.map((s, i) => ({ label: s.label, runs: runs[i] })),
+      modes: reports,
     }
-    await mkdir(dirname(flags.json), { recursive: true })
-    await writeFile(flags.json, JSON.stringify(report, null, 2) + "\n")
-    console.log(`wrote ${flags.json}`)
+    mkdirSync(dirname(plan.json), { recursive: true })
+    writeFileSync(plan.json, JSON.stringify(report, null, 2) + "\n")
+    console.log(`wrote ${plan.json}`)
   }
 }
 

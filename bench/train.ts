@@ -28,7 +28,8 @@ import { join } from "node:path"
 import process from "node:process"
 import { parseArgs } from "node:util"
 import { renderTrainReport } from "./_report_html.ts"
-import { runOne, type RunSpec, type Runtime } from "./_train_runs.ts"
+import { type Runtime, thisRuntime } from "./_processes.ts"
+import { runOne, type RunSpec } from "./_train_runs.ts"
 import {
   formatRate,
   formatTaskTable,
@@ -107,7 +108,7 @@ export function parsePlan(argv: readonly string[]): Plan | undefined {
       policies: { type: "string", default: [...POLICIES, "plain"].join(",") },
       nodes: { type: "string" },
       modes: { type: "string", default: "local,process" },
-      runtime: { type: "string", default: "Bun" in globalThis ? "bun" : "deno" },
+      runtime: { type: "string", default: thisRuntime() },
       out: { type: "string", default: "bench/out" },
       epochs: { type: "string" },
       "timeout-s": { type: "string" },

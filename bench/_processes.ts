@@ -1,0 +1,123 @@
+/**
+ * Benchmark runs in fresh processes, with a timeout, and the JSON they write.
+ *
+ * The benchmarks that measure whole runs (`train.ts`, and `policies.ts` in
+ * process mode) start every run in fresh processes: a run that hangs can be
+ * killed at its timeout without taking the benchmark down, and no run
+ * inherits another's JIT state or heap. A run is either one process, or one
+ * process per node through the launcher (`runtime/launch.ts`), which sets
+ * `ROAM_NODE_ID`, `ROAM_PEERS` and `ROAM_SECRET` so that `Cluster.start` in
+ * each process joins the cluster as that node. Every process writes its
+ * results as JSON to a path made from a template, `{node}` standing for its
+ * node id, and the runner reads them all back. A run that outlives its
+ * timeout is reported as "timed out", one that exits non-zero or writes no
+ * JSON as "failed" with the tail of its output. This is a command-line tool,
+ * not part of a node: it uses the platform's timers and processes directly.
+ */
+import { spawn } from "node:child_process"
+import { existsSync, readFileSync, rmSync } from "node:fs"
+import process from "node:process"
+import { launch, runtimeCommand } from "../runtime/launch.ts"
+
+export type Runtime = "deno" | "bun"
+export type RunStatus = "ok" | "timed out" | "failed"
+
+/** The runtime running this process. */
+export const thisRuntime = (): Runtime => "Bun" in globalThis ? "bun" : "deno"
+
+/** Lines of a failed run's output kept in its record. */
+const ERROR_LINES_MAX = 12
+
+/** Where this process writes its JSON: `template` with `{node}` as its node id (0 alone). */
+export const nodeJsonPath = (template: string): string =>
+  template.replaceAll("{node}", process.env.ROAM_NODE_ID ?? "0")
+
+/** Keeps the last few lines written, for a failed run's record. */
+function tail(): { add(line: string): void; text(): string } {
+  const lines: string[] = []
+  return {
+    add(line) {
+      if (line.trim() === "") return
+      lines.push(line)
+      if (lines.length > ERROR_LINES_MAX) lines.shift()
+    },
+    text: () => lines.join("\n"),
+  }
+}
+
+/** Run one process to its end or its timeout. */
+function spawnRun(
+  argv: readonly string[],
+  timeoutMs: number,
+  out: (line: string) => void,
+): Promise<RunStatus> {
+  return new Promise((resolve) => {
+    const [bin, ...args] = argv
+    const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] })
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      proc.kill("SIGKILL")
+    }, timeoutMs)
+    for (const stream of [proc.stdout, proc.stderr]) {
+      stream.setEncoding("utf8")
+      stream.on("data", (chunk: string) => chunk.split("\n").forEach(out))
+    }
+    proc.on("error", (error) => {
+      clearTimeout(timer)
+      out(`could not start: ${error.message}`)
+      resolve("failed")
+    })
+    proc.on("exit", (code) => {
+      clearTimeout(timer)
+      resolve(timedOut ? "timed out" : code === 0 ? "ok" : "failed")
+    })
+  })
+}
+
+export interface JsonRunSpec {
+  /** The file every process runs, and its arguments (which name `template`). */
+  readonly task: string
+  readonly args: readonly string[]
+  /** Where each process writes its JSON; `{node}` stands for the node id. */
+  readonly template: string
+  /** Processes: one per node through the launcher, or one ("single") holding every node. */
+  readonly processes: { readonly launcher: number } | "single"
+  readonly runtime: Runtime
+  readonly timeoutMs: number
+}
+
+/** Each process's JSON in node order, or why a run gave none. */
+export type JsonRun<T> =
+  | { readonly status: "ok"; readonly values: readonly T[] }
+  | { readonly status: "timed out" | "failed"; readonly error: string }
+
+/** Run `spec` in fresh processes and read back their JSON (never throws for a failed run). */
+export async function runForJson<T>(spec: JsonRunSpec): Promise<JsonRun<T>> {
+  const count = spec.processes === "single" ? 1 : spec.processes.launcher
+  const files = Array.from(
+    { length: count },
+    (_, id) => spec.template.replaceAll("{node}", String(id)),
+  )
+  for (const file of files) rmSync(file, { force: true })
+  const log = tail()
+  let status: RunStatus
+  if (spec.processes === "single") {
+    const argv = runtimeCommand(spec.runtime, spec.task, spec.args)
+    status = await spawnRun(argv, spec.timeoutMs, (line) => log.add(line))
+  } else {
+    const code = await launch({
+      nodes: spec.processes.launcher,
+      runtime: spec.runtime,
+      task: spec.task,
+      args: spec.args,
+      timeoutMs: spec.timeoutMs,
+      out: (line) => log.add(line),
+    })
+    status = code === 0 ? "ok" : log.text().includes("[launch] timed out") ? "timed out" : "failed"
+  }
+  if (status !== "ok") return { status, error: log.text() }
+  const missing = files.filter((f) => !existsSync(f))
+  if (missing.length > 0) return { status: "failed", error: `no JSON from ${missing.join(", ")}` }
+  return { status, values: files.map((f) => JSON.parse(readFileSync(f, "utf8")) as T) }
+}
