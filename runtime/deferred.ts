@@ -14,7 +14,7 @@
 import { assert } from "../actors/assert.ts"
 import type { Store } from "../actors/store.ts"
 
-/** The non-local part of a worker's pull, push or set. */
+/** The non-local part of a worker's pull, push or set (or of roam's own push). */
 export interface OpEntry {
   readonly type: number
   readonly opId: number
@@ -23,6 +23,11 @@ export interface OpEntry {
   readonly a: Uint32Array
   /** For a push or set: the keys' values in batch order. */
   readonly values: Float32Array
+  /**
+   * roam's own operation, not a worker's access (a dropped replica's last
+   * delta): not counted in the access stats.
+   */
+  readonly internal?: boolean
 }
 
 export class Deferred {

@@ -317,7 +317,7 @@ export class NodeRuntime {
       valueAt += length
     }
     const header = { type, origin: this.id, id: opId, hops: 0 }
-    if (type !== FrameType.ReplicaJoin) {
+    if (type !== FrameType.ReplicaJoin && entry.internal !== true) {
       this.countRemote(type, keys.length - applied)
       // Keys that became local while the operation waited count as local accesses.
       if (type === FrameType.Pull) this.stats.pullKeysLocal += applied

@@ -186,7 +186,8 @@ export class ReplicaKeeper {
     drops.reset()
     const op = node.openOp(dropped.length, undefined)
     op.done.catch(() => {})
-    node.submit({ type: FrameType.Push, opId: op.id, keys: dropped, a, values })
+    // The workers' accesses were counted when they pushed to the replica.
+    node.submit({ type: FrameType.Push, opId: op.id, keys: dropped, a, values, internal: true })
   }
 
   /**
