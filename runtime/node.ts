@@ -969,32 +969,30 @@ export class NodeRuntime {
     if (this.closed || this.lost) return
     this.lost = error
     this.log(`roam node ${this.id}: ${error.message}; failing pending operations`)
+    this.failPending(error)
+  }
+
+  /**
+   * Fail everything that waits on this node with `error`: open operations,
+   * localize waits, `waitSync` calls (on sync rounds and on peers' answers)
+   * and the barrier. One list, for a lost peer and for `close()` alike.
+   */
+  private failPending(error: Error): void {
     for (const op of this.ops.values()) op.reject(error)
     this.ops.clear()
     for (const waits of this.localizeWaits.values()) for (const w of waits) w.reject(error)
     this.localizeWaits.clear()
-    this.failSyncWaits(error)
-    this.barrier.close(error)
-  }
-
-  /** `waitSync` calls wait on sync rounds and on peers' answers: none will come now. */
-  private failSyncWaits(error: Error): void {
     this.sync.fail(error)
     for (const wait of this.syncWaits.values()) wait.reject(error)
     this.syncWaits.clear()
+    this.barrier.close(error)
   }
 
   /** Fail what is pending, stop the links. */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    const error = clusterClosed("operation interrupted")
-    for (const op of this.ops.values()) op.reject(error)
-    this.ops.clear()
-    for (const waits of this.localizeWaits.values()) for (const w of waits) w.reject(error)
-    this.localizeWaits.clear()
-    this.failSyncWaits(error)
-    this.barrier.close(error)
+    this.failPending(clusterClosed("operation interrupted"))
     await this.endpoint.close()
   }
 
