@@ -10,9 +10,13 @@
  * quality against locality:
  *
  * - `conventional`: `n` independent draws from the table's distribution, made
- *   at prepare time; the keys not local are localized at once (under a policy
- *   that relocates), so that most are local when pulled. Exact, independent
- *   samples; the cost is one relocation per non-local sample.
+ *   at prepare time and made local ahead of use (`placeAhead`): when the
+ *   handle names the clocks it will be used in (`start`, `end`) and the policy
+ *   places keys by intent (`adaptive` and its ablations), the draws become an
+ *   intent for those clocks, so the scheduler brings them just before `start`
+ *   and releases them after `end`; otherwise the keys not local are localized
+ *   at once (under a policy that relocates). Exact, independent samples; the
+ *   cost is one relocation (or replica) per non-local sample.
  * - `reuse`: draws come from a pool of `poolSize` independent draws, localized
  *   when the pool is filled; each pool entry is handed out `reuse` times
  *   (cycling through the pool in order) before the pool is refilled. Every
@@ -27,7 +31,7 @@
  *   draws in a row the last draw is used anyway (and pulled remotely), so
  *   sampling ends even when nothing is local; that adds a share of at most
  *   (1 − P(local))^localDrawsMax of draws from the non-local keys.
- * - `postpone`: like `conventional` (same draws, same localization), but
+ * - `postpone`: like `conventional` (same draws, same placement), but
  *   each pull hands out the samples local at that moment first and the
  *   non-local ones last, giving their relocation the whole life of the handle
  *   to complete. The multiset of samples is exact; only their order is
@@ -36,8 +40,9 @@
  * The sampler uses only the worker's public methods (`tryPull`, `pull`,
  * `localize`, `isLocal`), so it does not depend on how the node keeps its
  * keys. Draws come from a `Prng` seeded from the cluster seed, the node and
- * the worker index, so a run replays. `start` and `end` (clocks) are stored
- * with the handle for intent-based preparation; they do not change anything yet.
+ * the worker index, so a run replays. A `reuse` pool outlives the handles
+ * that draw from it, so their clocks do not describe its use: pools are
+ * localized when filled, whatever the policy.
  */
 import { assert } from "../actors/assert.ts"
 import type { Table } from "../actors/key_space.ts"
@@ -62,7 +67,12 @@ import type { Worker } from "./worker.ts"
 export interface PrepareSampleOptions {
   /** The table to sample from; may be left out when the cluster has one table. */
   readonly table?: string
-  /** Clocks during which the samples will be used (stored for intent; no effect yet). */
+  /**
+   * The worker's clocks in which the samples will be used: from `start`
+   * (default: the current clock) until `end` (exclusive; default `start + 1`).
+   * Under an intent-driven policy, `conventional` and `postpone` samples are
+   * then placed by an intent for these clocks instead of localized at once.
+   */
   readonly start?: number
   readonly end?: number
   /** Overrides the cluster's scheme for this handle. */
@@ -106,6 +116,8 @@ export class Sampler {
     private readonly worker: Worker,
     private readonly context: SamplingContext,
     private readonly stats: NodeStats,
+    /** Does the policy place keys by intent (runtime/policy.ts)? */
+    private readonly usesIntent: boolean,
   ) {
     this.random = new Prng(streamSeed(context.seed, worker.nodeId, worker.index))
     this.pools = context.space.tables.map(() => undefined)
@@ -154,7 +166,7 @@ export class Sampler {
     if (scheme === "reuse") this.drawFromPool(p)
     else if (scheme !== "local") {
       this.drawIndependent(table, p.keys)
-      this.localizeMissing(p.keys)
+      this.placeAhead(p.keys, start, end)
     }
     if (scheme !== "local") p.drawn = n
     this.prepared.set(handle.id, p)
@@ -331,6 +343,24 @@ export class Sampler {
     let local = 0
     for (let i = from; i < to; i++) if (this.worker.isLocal(keys[i])) local++
     return local
+  }
+
+  /**
+   * Make decided samples local ahead of use: by an intent for the clocks
+   * `[start, end)` when the handle names them, the policy places by intent
+   * and they are not over; by localizing them now otherwise.
+   */
+  private placeAhead(keys: Uint32Array, start: number | undefined, end: number | undefined): void {
+    if (this.usesIntent && (start !== undefined || end !== undefined)) {
+      const clock = this.worker.clock
+      const from = Math.max(start ?? clock, clock)
+      const to = end !== undefined && end > from ? end : from + 1
+      if (end === undefined || end > clock) {
+        this.worker.intent(keys, from, to)
+        return
+      }
+    }
+    this.localizeMissing(keys)
   }
 
   /** Localize the keys that are not local (a no-op under a policy that does not relocate). */

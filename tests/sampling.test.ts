@@ -298,6 +298,66 @@ describe("each scheme draws from the requested distribution (chi-square, fixed s
   })
 })
 
+describe("prepareSample with clocks places its samples by intent", () => {
+  const N = 24
+
+  /** Tries `tryPullSample` of the whole handle until it serves, or `ms` pass; returns its result. */
+  async function tryPullAll(w: Worker, handle: SampleHandle, ms = 5_000): Promise<number> {
+    const keysOut = new Uint32Array(handle.n)
+    const valuesOut = new Float32Array(handle.n * U_LEN)
+    const until = Date.now() + ms
+    let m = w.tryPullSample(handle, keysOut, valuesOut)
+    while (m === -1 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      m = w.tryPullSample(handle, keysOut, valuesOut)
+    }
+    for (let i = 0; i < Math.max(m, 0); i++) {
+      for (let j = 0; j < U_LEN; j++) {
+        assert.equal(valuesOut[i * U_LEN + j], initial(keysOut[i], j), `key ${keysOut[i]}`)
+      }
+    }
+    return m
+  }
+
+  it("adaptive: the samples move at their start clock, not when prepared", async () => {
+    const cluster = await Cluster.local(options({}, "adaptive"))
+    try {
+      const w = cluster.node(0).worker()
+      // Far beyond any window (config.intentWindowInitial, or one measured from a still clock).
+      const start = 1_000
+      const handle = w.prepareSample(N, { table: "u", start, end: start + 2 })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const before = cluster.stats().nodes[0]
+      assert.equal(before.relocationsIn + before.replicasCreated, 0, "a sample moved early")
+      // 24 uniform draws of 30 keys, half of them homed on node 1: some are not local.
+      assert.equal(w.tryPullSample(handle, new Uint32Array(N), new Float32Array(N * U_LEN)), -1)
+      while (w.clock < start) w.advanceClock()
+      assert.equal(await tryPullAll(w, handle), N, "a sample was not local at its start clock")
+      const after = cluster.stats().nodes[0]
+      assert.ok(after.relocationsIn > 0, "no sample moved")
+      assert.equal(after.intentKeys, N)
+      assert.equal(after.intentKeysLocal, N)
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("control: without clocks (adaptive), or under lapse, samples are localized when prepared", async () => {
+    for (const [policy, clocks] of [["adaptive", {}], ["lapse", { start: 1_000 }]] as const) {
+      const cluster = await Cluster.local(options({}, policy))
+      try {
+        const w = cluster.node(0).worker()
+        const handle = w.prepareSample(N, { table: "u", ...clocks })
+        assert.equal(await tryPullAll(w, handle), N, `${policy}: not localized`)
+        assert.equal(w.clock, 0)
+        assert.ok(cluster.stats().nodes[0].relocationsIn > 0, `${policy}: nothing moved`)
+      } finally {
+        await cluster.close()
+      }
+    }
+  })
+})
+
 describe("determinism", () => {
   it("replays the same samples from the same seed; workers draw different streams", async () => {
     const run = async (seed: number) => {
