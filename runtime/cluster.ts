@@ -3,13 +3,14 @@
  *
  * `Cluster.local` starts every node in this process over the memory
  * transport. Each node is built by `makeNode`, an Effect program that takes its
- * services from layers (Transport, Config, Fault) inside one Scope; closing
+ * services from layers (Transport, Config, Fault, Clock) and its own seeded
+ * Random (`nodeRandom`, one stream per node) inside one Scope; closing
  * the cluster closes that scope, which runs every node's finalizer (pending
  * operations fail with `ClusterClosed`, endpoints close) in reverse order of
  * construction. The same program will build a node of a multi-process cluster
  * from a WebSocket transport layer.
  */
-import { Clock, Effect, Exit, Layer, Scope } from "effect"
+import { Clock, Effect, Exit, Layer, Random, Scope } from "effect"
 import { KeySpace, type Table, type TableSpec } from "../actors/key_space.ts"
 import { configLayer, resolveConfig, RoamConfig, type RoamConfigShape } from "./config.ts"
 import { clusterClosed, invalidOptions, NodeOutOfRange, UnknownTable } from "./errors.ts"
@@ -21,6 +22,7 @@ import { NodeRuntime } from "./node.ts"
 import { type Policy, type PolicyOption, resolvePolicy } from "./policy.ts"
 import {
   makeSamplingContext,
+  nodeRandom,
   resolveSampling,
   type SamplingContext,
   type SamplingOptions,
@@ -111,6 +113,7 @@ export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
     const config = yield* RoamConfig
     const faults = yield* Fault
     const clock = yield* Clock.Clock
+    const random = yield* Random.Random
     const endpoint = transport.endpoint(id)
     const node = new NodeRuntime({
       id,
@@ -121,6 +124,7 @@ export const makeNode = (id: number, space: KeySpace, policy: Policy) =>
       faults,
       endpoint,
       nowMs: () => clock.currentTimeMillisUnsafe(),
+      random,
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => node.close()))
     yield* Effect.forkScoped(watchHandoffs(node, config.handoffTimeoutMs))
@@ -179,6 +183,8 @@ export interface ClusterInternals {
   readonly faults?: Partial<FaultShape>
   /** The Clock the nodes run on (a TestClock in simulations); the live clock otherwise. */
   readonly clock?: Clock.Clock
+  /** Each node's Random service; `nodeRandom(seed, node)` otherwise. */
+  readonly random?: (node: number) => Random.Random
 }
 
 export class Cluster {
@@ -210,12 +216,11 @@ export class Cluster {
       const policy = resolvePolicy(options.policy)
       const config = resolveConfig(options.config)
       const sampling = makeSamplingContext(space, {
-        seed: options.seed ?? 0,
         sampling: resolveSampling(options.sampling),
         config,
       })
-      const network = internals.network ??
-        new MemoryNetwork({ nodes: options.nodes, seed: options.seed ?? 0 })
+      const seed = options.seed ?? 0
+      const network = internals.network ?? new MemoryNetwork({ nodes: options.nodes, seed })
       if (network.nodes !== options.nodes) throw invalidOptions("network size differs from nodes")
       checkHotKeys(policy, space)
       const layer = Layer.mergeAll(
@@ -228,7 +233,11 @@ export class Cluster {
         const scope = yield* Scope.make()
         const nodes = yield* Effect.forEach(
           Array.from({ length: options.nodes }, (_, id) => id),
-          (id) => makeNode(id, space, policy).pipe(Scope.provide(scope)),
+          (id) =>
+            makeNode(id, space, policy).pipe(
+              Effect.provideService(Random.Random, internals.random?.(id) ?? nodeRandom(seed, id)),
+              Scope.provide(scope),
+            ),
         )
         for (const node of nodes) startReplicas(node, policy, space)
         const handles = nodes.map((n) => new Node(n, sampling))

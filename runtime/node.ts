@@ -31,6 +31,7 @@
  * `finishOp`, `towardsOwner`, `wake`, `replayParked`) are public for them,
  * not for task code.
  */
+import type { Random } from "effect"
 import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
 import { INVALID, KeyEvent, KeyState, keyStateNames, nextState } from "../actors/lifecycle.ts"
@@ -108,6 +109,8 @@ export interface NodeOptions {
   readonly log?: (message: string) => void
   /** The current time in milliseconds, from the node's Clock service. */
   readonly nowMs: () => number
+  /** The node's Random service: the seeds of its workers' sampling streams. */
+  readonly random: Random.Random
 }
 
 export class NodeRuntime {
@@ -155,6 +158,8 @@ export class NodeRuntime {
   private readonly endpoint: Endpoint
   /** The current time in milliseconds, on the node's Clock. */
   readonly nowMs: () => number
+  /** The node's Random service: the seeds of its workers' sampling streams. */
+  readonly random: Random.Random
   /** When this node started, on its Clock. */
   private readonly startedMs: number
   private readonly ops = new Map<number, PendingOp>()
@@ -190,6 +195,7 @@ export class NodeRuntime {
     this.endpoint = options.endpoint
     this.log = options.log ?? ((m) => console.warn(m))
     this.nowMs = options.nowMs
+    this.random = options.random
     this.startedMs = options.nowMs()
     this.ordersOps = options.policy.relocatesOnLocalize || options.policy.dropsReplicas
     this.handoffs = new Handoffs(nodes)

@@ -3,13 +3,17 @@
  *
  * roam injects every source of nondeterminism, and this is the deterministic
  * stream behind the injected randomness: the simulator and the memory transport
- * draw from it, so a failing run replays exactly from its seed. The generator
+ * draw from it, and it is the `Random` service roam gives each node (Effect's
+ * `Random` interface), so a failing run replays exactly from its seed. The generator
  * is xoshiro128** (32-bit state words, integer math through `Math.imul`), whose
  * state is expanded from the seed with splitmix32 so that nearby seeds (0, 1,
  * 2, ...) still give unrelated streams. It is not cryptographic.
  */
 
+import type { Random } from "effect"
+
 const TWO_POW_32 = 4294967296
+const TWO_POW_21 = 2097152
 
 /** One splitmix32 step: advances `state` and returns a well-mixed 32-bit word. */
 function splitmix32(state: Uint32Array): number {
@@ -25,7 +29,7 @@ function rotl(x: number, k: number): number {
 }
 
 /** A deterministic random stream: the same seed always yields the same values. */
-export class Prng {
+export class Prng implements Random.Random {
   private s0: number
   private s1: number
   private s2: number
@@ -61,6 +65,16 @@ export class Prng {
   /** A float in [0, 1) with 32 random bits. */
   nextFloat(): number {
     return this.nextU32() / TWO_POW_32
+  }
+
+  /** Effect's `Random`: a float in [0, 1). */
+  nextDoubleUnsafe(): number {
+    return this.nextFloat()
+  }
+
+  /** Effect's `Random`: a safe integer in [0, 2^53), from two draws. */
+  nextIntUnsafe(): number {
+    return this.nextU32() * TWO_POW_21 + (this.nextU32() >>> 11)
   }
 
   /**

@@ -39,8 +39,8 @@
  *
  * The sampler uses only the worker's public methods (`tryPull`, `pull`,
  * `localize`, `isLocal`), so it does not depend on how the node keeps its
- * keys. Draws come from a `Prng` seeded from the cluster seed, the node and
- * the worker index, so a run replays. A `reuse` pool outlives the handles
+ * keys. Draws come from a `Prng` the worker seeds from its node's `Random`
+ * service when it is made, so a run replays from the cluster seed. A `reuse` pool outlives the handles
  * that draw from it, so their clocks do not describe its use: pools are
  * localized when filled, whatever the policy.
  */
@@ -54,12 +54,7 @@ import {
   valueLengthMismatch,
 } from "./errors.ts"
 import { Prng } from "./prng.ts"
-import {
-  checkScheme,
-  type SamplingContext,
-  type SamplingScheme,
-  streamSeed,
-} from "./sampling_context.ts"
+import { checkScheme, type SamplingContext, type SamplingScheme } from "./sampling_context.ts"
 import type { NodeStats } from "./stats.ts"
 import type { Worker } from "./worker.ts"
 
@@ -108,6 +103,7 @@ interface Pool {
 /** The sampling state of one worker: its random stream, handles and pools. */
 export class Sampler {
   private readonly random: Prng
+  private readonly usesIntent: boolean
   private readonly prepared = new Map<number, Prepared>()
   private readonly pools: Array<Pool | undefined>
   private nextId = 1
@@ -116,10 +112,15 @@ export class Sampler {
     private readonly worker: Worker,
     private readonly context: SamplingContext,
     private readonly stats: NodeStats,
-    /** Does the policy place keys by intent (runtime/policy.ts)? */
-    private readonly usesIntent: boolean,
+    options: {
+      /** Does the policy place keys by intent (runtime/policy.ts)? */
+      readonly usesIntent: boolean
+      /** Of this worker's random stream. */
+      readonly seed: number
+    },
   ) {
-    this.random = new Prng(streamSeed(context.seed, worker.nodeId, worker.index))
+    this.usesIntent = options.usesIntent
+    this.random = new Prng(options.seed)
     this.pools = context.space.tables.map(() => undefined)
   }
 

@@ -7,13 +7,16 @@
  * before any node exists. The per-table distributions (an alias table for
  * weights, which costs O(keys) to build) are built once per cluster and
  * shared by every worker's `Sampler` (`runtime/sampling.ts`), read-only. Each
- * worker's random stream is derived from the cluster seed, the node and the
- * worker index, so sampling replays from the seed.
+ * worker's random stream is seeded, when the worker is made, from its node's
+ * `Random` service; `nodeRandom` is the one roam provides, derived from the
+ * cluster seed and the node id, so sampling replays from the seed whether the
+ * nodes share a process or not.
  */
 import { AliasTable, type UniformSource, weightsProblem } from "../actors/alias_table.ts"
 import type { KeySpace, TableSpec } from "../actors/key_space.ts"
 import { defaultConfig, type RoamConfigShape } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
+import { Prng } from "./prng.ts"
 
 export const samplingSchemes = ["conventional", "reuse", "local", "postpone"] as const
 export type SamplingScheme = (typeof samplingSchemes)[number]
@@ -45,7 +48,6 @@ export interface Distribution {
 /** What every sampler of a cluster shares: options, limits, one distribution per table. */
 export interface SamplingContext {
   readonly space: KeySpace
-  readonly seed: number
   readonly options: Required<SamplingOptions>
   readonly handlesMax: number
   readonly keysMax: number
@@ -92,7 +94,7 @@ export function tableSamplingProblem(spec: TableSpec): string | undefined {
 /** Build the per-table distributions once per cluster (an alias table for weights). */
 export function makeSamplingContext(
   space: KeySpace,
-  options: { seed: number; sampling: Required<SamplingOptions>; config: RoamConfigShape },
+  options: { sampling: Required<SamplingOptions>; config: RoamConfigShape },
 ): SamplingContext {
   const distributions = space.tables.map((table): Distribution => {
     const sampling = table.sampling
@@ -101,7 +103,6 @@ export function makeSamplingContext(
   })
   return {
     space,
-    seed: options.seed,
     options: options.sampling,
     handlesMax: options.config.sampleHandlesMax,
     keysMax: options.config.sampleKeysMax,
@@ -109,9 +110,9 @@ export function makeSamplingContext(
   }
 }
 
-/** The context of a worker built without one: seed 0, default options and limits. */
+/** The context of a worker built without one: default options and limits. */
 export function defaultSamplingContext(space: KeySpace): SamplingContext {
-  return makeSamplingContext(space, { seed: 0, sampling: defaultSampling, config: defaultConfig })
+  return makeSamplingContext(space, { sampling: defaultSampling, config: defaultConfig })
 }
 
 export function checkScheme(scheme: unknown, fail: (message: string) => Error): void {
@@ -130,8 +131,11 @@ function mix32(x: number): number {
   return (z ^ (z >>> 16)) >>> 0
 }
 
-/** The sampling stream of worker `worker` on node `node`: unrelated to the transport's stream. */
-export function streamSeed(seed: number, node: number, worker: number): number {
-  const SALT = 0x5a4d_504c // sampling streams differ from every other stream of the same seed
-  return mix32(mix32(mix32((seed ^ SALT) >>> 0) ^ node) ^ worker)
+/**
+ * The `Random` service roam gives node `node` of a cluster seeded `seed`: a
+ * stream of its own, unrelated to the transport's stream of the same seed.
+ */
+export function nodeRandom(seed: number, node: number): Prng {
+  const SALT = 0x5a4d_504c // node streams differ from every other stream of the same seed
+  return new Prng(mix32(mix32((seed ^ SALT) >>> 0) ^ node))
 }

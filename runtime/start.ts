@@ -18,7 +18,7 @@
  * `options.nodes`, so one task file runs with any `--nodes`.
  */
 import process from "node:process"
-import { Effect, Layer, Scope } from "effect"
+import { Effect, Layer, Random, Scope } from "effect"
 import {
   checkHotKeys,
   checkOptions,
@@ -33,7 +33,7 @@ import { configLayer, resolveConfig } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
 import { faultLayer } from "./fault.ts"
 import { resolvePolicy } from "./policy.ts"
-import { makeSamplingContext, resolveSampling } from "./sampling_context.ts"
+import { makeSamplingContext, nodeRandom, resolveSampling } from "./sampling_context.ts"
 import { Transport, TransportError } from "./transport.ts"
 import { WsEndpoint } from "./ws_transport.ts"
 
@@ -95,7 +95,6 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
   const config = resolveConfig(options.config)
   checkHotKeys(policy, space)
   const sampling = makeSamplingContext(space, {
-    seed: options.seed ?? 0,
     sampling: resolveSampling(options.sampling),
     config,
   })
@@ -130,7 +129,11 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
   )
   const program = Effect.gen(function* () {
     const scope = yield* Scope.make()
-    const node = yield* makeNode(placement.id, space, policy).pipe(Scope.provide(scope))
+    const node = yield* makeNode(placement.id, space, policy).pipe(
+      // The same stream as the node's in Cluster.local: a run replays in either form.
+      Effect.provideService(Random.Random, nodeRandom(options.seed ?? 0, placement.id)),
+      Scope.provide(scope),
+    )
     startReplicas(node, policy, space)
     return Cluster.assemble({ space, policy, nodes: [new Node(node, sampling)], scope }, endpoint)
   })

@@ -60,7 +60,8 @@ export class Worker {
       this,
       sampling ?? defaultSamplingContext(node.space),
       node.stats,
-      node.policy.usesIntent,
+      // Workers are made in a fixed order, so each node's stream of seeds replays.
+      { usesIntent: node.policy.usesIntent, seed: node.random.nextIntUnsafe() },
     )
   }
 

@@ -26,6 +26,7 @@ import {
   ValueLengthMismatch,
   type Worker,
 } from "../mod.ts"
+import { Prng } from "../runtime/prng.ts"
 import { fits } from "./_chi_square.ts"
 
 // Table "w": 40 keys of 2 floats, weighted (a few zeros); table "u": 30 keys of 3 floats, uniform.
@@ -376,6 +377,29 @@ describe("determinism", () => {
     assert.deepEqual(b1, b2)
     assert.notDeepEqual(a1, b1)
     assert.notDeepEqual(a1, a3)
+  })
+
+  it("the streams come from each node's Random service, which a cluster may be given", async () => {
+    const run = async (random?: (node: number) => Prng) => {
+      const cluster = await Cluster.local(options({ seed: 3 }), { random })
+      try {
+        return await drawMany(cluster.node(0).worker(), "w", 300)
+      } finally {
+        await cluster.close()
+      }
+    }
+    const draws: number[] = []
+    const given = (node: number) => {
+      const prng = new Prng(1_000 + node)
+      const next = prng.nextIntUnsafe.bind(prng)
+      prng.nextIntUnsafe = () => (draws.push(node), next())
+      return prng
+    }
+    const [seeded, injected, again] = [await run(), await run(given), await run(given)]
+    assert.deepEqual(injected, again)
+    assert.notDeepEqual(injected, seeded)
+    // One draw per worker made, from its own node's service.
+    assert.deepEqual(draws, [0, 0])
   })
 })
 
