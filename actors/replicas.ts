@@ -15,7 +15,7 @@
  */
 import { assert } from "./assert.ts"
 import type { KeySpace } from "./key_space.ts"
-import { TableSlab } from "./store.ts"
+import { copyFloats, TableSlab } from "./store.ts"
 
 export class Replicas {
   /** Per table: the base of every replica held here. */
@@ -38,11 +38,14 @@ export class Replicas {
     return n
   }
 
-  /** Start tracking `key` as a replica whose value (and so base) is the owner's `value` at `version`. */
-  add(key: number, value: Float32Array, version: number): void {
+  /**
+   * Start tracking `key` as a replica whose value (and so base) is the
+   * owner's, `values[valueAt ..]`, at `version`.
+   */
+  add(key: number, values: Float32Array, valueAt: number, version: number): void {
     const slab = this.baseSlab(key)
     const offset = slab.allocate(key)
-    slab.values.set(value, offset)
+    copyFloats(slab.values, offset, values, valueAt, slab.table.length)
     this.versions[key] = version
   }
 

@@ -143,6 +143,21 @@ export class TableSlab {
   }
 }
 
+/**
+ * Copy `length` floats from `from[fromAt ..]` to `to[toAt ..]`: one key's
+ * value. A loop rather than `to.set(from.subarray(..))`, which allocates a
+ * view per key on paths that move many short values (replies, hand-overs).
+ */
+export function copyFloats(
+  to: Float32Array,
+  toAt: number,
+  from: Float32Array,
+  fromAt: number,
+  length: number,
+): void {
+  for (let j = 0; j < length; j++) to[toAt + j] = from[fromAt + j]
+}
+
 /** Does a key in this state hold a value (a slot) on this node? */
 export function holdsValue(state: number): boolean {
   return state === KeyState.Owner || state === KeyState.HandingOver || state === KeyState.Replica

@@ -9,6 +9,7 @@
  * turns the non-empty ones into frames. Frames longer than `frameKeysMax` keys
  * are split, so no frame outgrows the transport's limits.
  */
+import { copyFloats } from "../actors/store.ts"
 import { encodeFrame, frameColumns } from "./codec.ts"
 
 export class Batch {
@@ -41,10 +42,7 @@ export class Batch {
       grown.set(this.values.subarray(0, this.valueCount))
       this.values = grown
     }
-    // A loop, not set(subarray()): values are short and this runs once per key.
-    const values = this.values
-    const at = this.valueCount
-    for (let j = 0; j < length; j++) values[at + j] = source[offset + j]
+    copyFloats(this.values, this.valueCount, source, offset, length)
     this.valueCount = need
   }
 

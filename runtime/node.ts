@@ -36,7 +36,7 @@ import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
 import { INVALID, KeyEvent, KeyState, keyStateNames, nextState } from "../actors/lifecycle.ts"
 import { Replicas } from "../actors/replicas.ts"
-import { servesLocally, Store } from "../actors/store.ts"
+import { copyFloats, servesLocally, Store } from "../actors/store.ts"
 import { Batch, Outbox, sendBatch } from "./batch.ts"
 import { Barrier } from "./barrier.ts"
 import {
@@ -366,14 +366,12 @@ export class NodeRuntime {
     const length = slab.table.length
     const data = slab.values
     if (type === FrameType.Pull) {
-      out!.set(data.subarray(offset, offset + length), position)
+      copyFloats(out!, position, data, offset, length)
       return
     }
     if (type === FrameType.Push) {
       for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
-    } else {
-      data.set(values.subarray(valueAt, valueAt + length), offset)
-    }
+    } else copyFloats(data, offset, values, valueAt, length)
     this.store.versions[key]++
   }
 
@@ -665,7 +663,7 @@ export class NodeRuntime {
         break
       }
       case FrameType.Set:
-        data.set(values.subarray(valueAt, valueAt + length), offset)
+        copyFloats(data, offset, values, valueAt, length)
         versions[key]++
         reply.add(key, 0, epoch)
         break
@@ -771,11 +769,11 @@ export class NodeRuntime {
       }
       if (frame.type === FrameType.PullReply) {
         const length = this.lengthOf(key)
-        op.out!.set(values.subarray(valueAt, valueAt + length), a[i])
+        copyFloats(op.out!, a[i], values, valueAt, length)
         valueAt += length
       } else if (isJoin) {
         const length = this.lengthOf(key)
-        this.keeper.install(key, values.subarray(valueAt, valueAt + length), a[i])
+        this.keeper.install(key, values, valueAt, a[i])
         valueAt += length
       }
     }
@@ -826,7 +824,7 @@ export class NodeRuntime {
       const key = keys[i]
       const length = this.lengthOf(key)
       const offset = this.store.transition(key, KeyEvent.ValueArrived)
-      this.store.slabOf(key).values.set(values.subarray(valueAt, valueAt + length), offset)
+      copyFloats(this.store.slabOf(key).values, offset, values, valueAt, length)
       this.store.versions[key] = a[i]
       valueAt += length
       this.directory.record(key, this.id, b[i])

@@ -19,7 +19,7 @@
  */
 import { KeyEvent, KeyState } from "../actors/lifecycle.ts"
 import type { Replicas } from "../actors/replicas.ts"
-import type { Store } from "../actors/store.ts"
+import { copyFloats, type Store } from "../actors/store.ts"
 import { Batch } from "./batch.ts"
 import { type Frame, FrameType, MalformedFrame } from "./codec.ts"
 import type { OpEntry } from "./deferred.ts"
@@ -102,11 +102,12 @@ export class ReplicaKeeper {
   }
 
   /** A replica's value arrived (a join's answer or an intent's grant): install it, wake waiters. */
-  install(key: number, value: Float32Array, version: number): void {
+  install(key: number, values: Float32Array, valueAt: number, version: number): void {
     const node = this.node
     const offset = node.store.transition(key, KeyEvent.ReplicaArrived)
-    node.store.slabOf(key).values.set(value, offset)
-    node.replicas.add(key, value, version)
+    const slab = node.store.slabOf(key)
+    copyFloats(slab.values, offset, values, valueAt, slab.table.length)
+    node.replicas.add(key, values, valueAt, version)
     node.stats.replicasCreated++
     node.wake(key)
   }
@@ -127,7 +128,7 @@ export class ReplicaKeeper {
       const key = keys[i]
       const length = node.lengthOf(key)
       node.directory.learn(key, from, b[i], false)
-      this.install(key, values.subarray(valueAt, valueAt + length), a[i])
+      this.install(key, values, valueAt, a[i])
       valueAt += length
       if (node.intents.interest[key] === 0) unwanted.push(key)
     }
