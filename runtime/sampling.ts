@@ -38,11 +38,12 @@
  *   bent (a sample's position in the stream depends on its locality).
  *
  * The sampler uses only the worker's public methods (`tryPull`, `pull`,
- * `localize`, `isLocal`), so it does not depend on how the node keeps its
- * keys. Draws come from a `Prng` the worker seeds from its node's `Random`
- * service when it is made, so a run replays from the cluster seed. A `reuse` pool outlives the handles
- * that draw from it, so their clocks do not describe its use: pools are
- * localized when filled, whatever the policy.
+ * `localize`, `intent`, `isLocal`, `clock`), so it does not depend on how the
+ * node keeps its keys. Draws come from a `Prng` the worker seeds from its
+ * node's `Random` service when it is made, so a run replays from the cluster
+ * seed. A `reuse` pool outlives the handles that draw from it, so their
+ * clocks do not describe its use: pools are localized when filled, whatever
+ * the policy.
  */
 import { assert } from "../actors/assert.ts"
 import type { Table } from "../actors/key_space.ts"
@@ -352,16 +353,12 @@ export class Sampler {
    * and they are not over; by localizing them now otherwise.
    */
   private placeAhead(keys: Uint32Array, start: number | undefined, end: number | undefined): void {
-    if (this.usesIntent && (start !== undefined || end !== undefined)) {
-      const clock = this.worker.clock
-      const from = Math.max(start ?? clock, clock)
-      const to = end !== undefined && end > from ? end : from + 1
-      if (end === undefined || end > clock) {
-        this.worker.intent(keys, from, to)
-        return
-      }
-    }
-    this.localizeMissing(keys)
+    const clock = this.worker.clock
+    const timed = start !== undefined || end !== undefined
+    const over = end !== undefined && end <= clock
+    if (!this.usesIntent || !timed || over) return this.localizeMissing(keys)
+    const from = Math.max(start ?? clock, clock)
+    this.worker.intent(keys, from, end !== undefined && end > from ? end : from + 1)
   }
 
   /** Localize the keys that are not local (a no-op under a policy that does not relocate). */

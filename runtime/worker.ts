@@ -118,10 +118,6 @@ export class Worker {
     this.countAccesses(keys)
     if (this.scanRemote > 0) return false
     this.copyOut(keys, out)
-    const stats = this.node.stats
-    stats.pullKeysLocal += keys.length
-    stats.pullBatchesLocal++
-    stats.replicaKeysLocal += this.countReplicas(keys)
     return true
   }
 
@@ -135,10 +131,6 @@ export class Worker {
     this.countAccesses(keys)
     if (this.scanRemote > 0) return this.split(FrameType.Pull, keys, result).then(() => result)
     this.copyOut(keys, result)
-    const stats = this.node.stats
-    stats.pullKeysLocal += keys.length
-    stats.pullBatchesLocal++
-    stats.replicaKeysLocal += this.countReplicas(keys)
     return Promise.resolve(result)
   }
 
@@ -242,14 +234,7 @@ export class Worker {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
     this.countAccesses(keys)
-    if (this.scanRemote === 0) {
-      this.applyIn(type, keys, values)
-      const stats = this.node.stats
-      stats.pushKeysLocal += keys.length
-      stats.pushBatchesLocal++
-      stats.replicaKeysLocal += this.countReplicas(keys)
-      return
-    }
+    if (this.scanRemote === 0) return this.applyIn(type, keys, values)
     // Fire and forget: a write fails only when the cluster closes under it.
     this.split(type, keys, values).catch(() => {})
   }
@@ -277,6 +262,7 @@ export class Worker {
     let remote = 0
     let remoteFloats = 0
     let tables = 0
+    let index = -1
     for (let i = 0; i < n; i++) {
       const key = keys[i]
       if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
@@ -285,6 +271,7 @@ export class Worker {
         start = table.start
         end = table.end
         length = table.length
+        index = table.index
         tables++
       }
       floats += length
@@ -299,11 +286,12 @@ export class Worker {
     this.scanFloats = floats
     this.scanRemote = remote
     this.scanRemoteFloats = remoteFloats
-    this.scanTable = tables === 1 ? space.tableOf(keys[0]).index : -1
+    this.scanTable = tables === 1 ? index : -1
   }
 
-  /** The second pass of a local pull: copy every key's row into `out`, in batch order. */
+  /** The second pass of a local pull: copy every key's row into `out`, in batch order, and count it. */
   private copyOut(keys: Keys, out: Float32Array): void {
+    this.countLocal(keys, true)
     const node = this.node
     const space = node.space
     const slabs = node.store.slabs
@@ -339,6 +327,14 @@ export class Worker {
     }
   }
 
+  /** Count a batch served entirely here, a pull or a write. */
+  private countLocal(keys: Keys, pull: boolean): void {
+    const stats = this.node.stats
+    if (pull) (stats.pullKeysLocal += keys.length, stats.pullBatchesLocal++)
+    else (stats.pushKeysLocal += keys.length, stats.pushBatchesLocal++)
+    stats.replicaKeysLocal += this.countReplicas(keys)
+  }
+
   /** Keys of the batch held here as replicas (none to look for on most nodes). */
   private countReplicas(keys: Keys): number {
     const store = this.node.store
@@ -359,9 +355,11 @@ export class Worker {
 
   /**
    * Add (push) or copy (set) every key's value from `values` and bump its
-   * version (store.ts: what sync rounds compare); all keys are ready.
+   * version (store.ts: what sync rounds compare); all keys are ready. The
+   * second pass of a local write; counts it.
    */
   private applyIn(type: number, keys: Keys, values: Float32Array): void {
+    this.countLocal(keys, false)
     const space = this.node.space
     const slabs = this.node.store.slabs
     const rows = this.rows
