@@ -4,8 +4,8 @@
  * A cluster has one key space made of tables; each table is a range of keys
  * whose values all have the same length (a value may include optimizer state,
  * so an embedding of 64 floats with AdaGrad sums has length 128). Keys are
- * global integers, so a batch may mix tables; `tableOf` maps a key back to its
- * table in a few comparisons. The key space is immutable once the cluster
+ * global integers, so a batch may mix tables; `tableIndexOf` maps a key back to
+ * its table in a few comparisons. The key space is immutable once the cluster
  * starts and identical on every node: it is part of the cluster's contract.
  */
 import type { Weights } from "./alias_table.ts"
@@ -52,6 +52,10 @@ export class KeySpace {
   readonly keys: number
   /** The largest value length of any table. */
   readonly lengthMax: number
+  /** One past the last key of each table, by table index: what `tableIndexOf` scans. */
+  readonly ends: Float64Array
+  /** The value length of each table, by table index. */
+  readonly lengths: Int32Array
 
   constructor(specs: readonly TableSpec[]) {
     const tables: Table[] = []
@@ -74,19 +78,29 @@ export class KeySpace {
     this.tables = tables
     this.keys = start
     this.lengthMax = lengthMax
+    this.ends = Float64Array.from(tables, (t) => t.end)
+    this.lengths = Int32Array.from(tables, (t) => t.length)
+  }
+
+  /**
+   * The index of the table holding `key`, or -1 when it is outside the key
+   * space. Tables are few (usually one to three), so a linear scan of a typed
+   * array beats a search; no object is read, and this runs for every table
+   * switch on the hot path.
+   */
+  tableIndexOf(key: number): number {
+    const ends = this.ends
+    if (key >= 0) {
+      for (let t = 0; t < ends.length; t++) if (key < ends[t]) return t
+    }
+    return -1
   }
 
   /** The table holding `key`; the key must be in range. */
   tableOf(key: number): Table {
-    const tables = this.tables
-    // Tables are few (usually one to three), so a linear scan beats a search.
-    // No closure is made here: this runs for every table switch on the hot path.
-    if (key >= 0) {
-      for (let t = 0; t < tables.length; t++) {
-        if (key < tables[t].end) return tables[t]
-      }
-    }
-    return fail(`key ${key} is outside the key space [0, ${this.keys})`)
+    const index = this.tableIndexOf(key)
+    if (index < 0) return fail(`key ${key} is outside the key space [0, ${this.keys})`)
+    return this.tables[index]
   }
 
   /** The value length of `key`. */

@@ -128,16 +128,15 @@ export class IntentPlacement {
   }
 
   /** Count accesses covered by an active intent here, and those served locally. */
-  countIntentAccess(keys: ArrayLike<number>): void {
-    const interest = this.node.intents.interest
-    const ready = this.node.store.ready
+  countIntentAccess(keys: ArrayLike<number>, rows: Int32Array): void {
+    const flags = this.node.intents.covered
     let covered = 0
     let local = 0
+    // Branch-free: `rows` (the batch's scan) is negative exactly for the keys not ready here.
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      if (interest[key] === 0) continue
-      covered++
-      if (ready[key] >= 0) local++
+      const flag = flags[keys[i]]
+      covered += flag
+      local += flag & ~(rows[i] >>> 31)
     }
     this.node.stats.intentKeys += covered
     this.node.stats.intentKeysLocal += local

@@ -56,6 +56,11 @@ class WorkerIntents {
 export class IntentScheduler {
   /** Active intents of this node's workers, per key. */
   readonly interest: Int32Array
+  /**
+   * Per key, 1 while `interest` is above zero: what the data plane reads to
+   * count intent-covered accesses, a quarter of the bytes of `interest`.
+   */
+  readonly covered: Uint8Array
   /** Keys with interest above zero: when none, the data plane skips intent accounting. */
   interestedKeys = 0
   private readonly workers: WorkerIntents[] = []
@@ -69,6 +74,7 @@ export class IntentScheduler {
     private readonly roundsAhead = 2,
   ) {
     this.interest = new Int32Array(keys)
+    this.covered = new Uint8Array(keys)
   }
 
   /** Register a worker; returns its slot. */
@@ -120,6 +126,7 @@ export class IntentScheduler {
   /** Act on intents whose start is within the window; end those whose end has passed. */
   private evaluate(worker: WorkerIntents): void {
     const interest = this.interest
+    const covered = this.covered
     const horizon = worker.clock + worker.window
     const waiting = worker.waiting
     let taken = 0
@@ -128,7 +135,11 @@ export class IntentScheduler {
       if (intent.end <= worker.clock) continue
       for (let k = 0; k < intent.keys.length; k++) {
         const key = intent.keys[k]
-        if (interest[key]++ === 0) (this.gained.push(key), this.interestedKeys++)
+        if (interest[key]++ === 0) {
+          this.gained.push(key)
+          this.interestedKeys++
+          covered[key] = 1
+        }
       }
       insertBy(worker.active, intent, (i) => i.end)
     }
@@ -140,7 +151,11 @@ export class IntentScheduler {
       for (let k = 0; k < keys.length; k++) {
         const key = keys[k]
         assert(interest[key] > 0, () => `interest in key ${key} below zero`)
-        if (--interest[key] === 0) (this.lost.push(key), this.interestedKeys--)
+        if (--interest[key] === 0) {
+          this.lost.push(key)
+          this.interestedKeys--
+          covered[key] = 0
+        }
       }
     }
     if (ended > 0) active.splice(0, ended)

@@ -42,6 +42,8 @@ export class Worker {
    * when it is not ready. Grows to the largest batch seen, never per call.
    */
   private rows = new Int32Array(64)
+  /** Per key of the last scan: the index of its table. Grows with `rows`. */
+  private tablesAt = new Int32Array(64)
   /** The table of every key of the last scan, or -1 when it spans several (or none). */
   private scanTable = -1
 
@@ -251,10 +253,16 @@ export class Worker {
     node.assertOpen(what)
     const space = node.space
     const total = space.keys
+    const ends = space.ends
+    const lengths = space.lengths
     const ready = node.store.ready
     const n = keys.length
-    if (this.rows.length < n) this.rows = new Int32Array(Math.max(n, 2 * this.rows.length))
+    if (this.rows.length < n) {
+      this.rows = new Int32Array(Math.max(n, 2 * this.rows.length))
+      this.tablesAt = new Int32Array(this.rows.length)
+    }
     const rows = this.rows
+    const tablesAt = this.tablesAt
     let start = 0
     let end = 0
     let length = 0
@@ -267,13 +275,13 @@ export class Worker {
       const key = keys[i]
       if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
       if (key < start || key >= end) {
-        const table = space.tableOf(key)
-        start = table.start
-        end = table.end
-        length = table.length
-        index = table.index
+        index = space.tableIndexOf(key)
+        start = index === 0 ? 0 : ends[index - 1]
+        end = ends[index]
+        length = lengths[index]
         tables++
       }
+      tablesAt[i] = index
       floats += length
       // A table's length is at least 1, so a missing slot (-1) stays negative.
       const slot = ready[key]
@@ -306,20 +314,17 @@ export class Worker {
       }
       return
     }
-    // The current table's bounds and values, in locals the JIT keeps in registers.
-    let start = 0
-    let end = 0
+    // The current table's length and values, in locals the JIT keeps in registers.
+    const tablesAt = this.tablesAt
+    let table = -1
     let length = 0
     let values = slabs[0].values
     let at = 0
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      if (key < start || key >= end) {
-        const table = space.tableOf(key)
-        start = table.start
-        end = table.end
-        length = table.length
-        values = slabs[table.index].values
+      if (tablesAt[i] !== table) {
+        table = tablesAt[i]
+        length = space.lengths[table]
+        values = slabs[table].values
       }
       const from = rows[i]
       for (let j = 0; j < length; j++) out[at + j] = values[from + j]
@@ -350,7 +355,7 @@ export class Worker {
     const node = this.node
     const counts = node.accessCounts
     if (counts !== undefined) { for (let i = 0; i < keys.length; i++) counts[keys[i]]++ }
-    if (node.intents.interestedKeys > 0) node.placement.countIntentAccess(keys)
+    if (node.intents.interestedKeys > 0) node.placement.countIntentAccess(keys, this.rows)
   }
 
   /**
@@ -378,19 +383,16 @@ export class Worker {
       }
       return
     }
-    let start = 0
-    let end = 0
+    const tablesAt = this.tablesAt
+    let table = -1
     let length = 0
     let data = slabs[0].values
     let at = 0
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      if (key < start || key >= end) {
-        const table = space.tableOf(key)
-        start = table.start
-        end = table.end
-        length = table.length
-        data = slabs[table.index].values
+      if (tablesAt[i] !== table) {
+        table = tablesAt[i]
+        length = space.lengths[table]
+        data = slabs[table].values
       }
       const to = rows[i]
       if (add) { for (let j = 0; j < length; j++) data[to + j] += values[at + j] }
@@ -420,12 +422,12 @@ export class Worker {
     let replica = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
-      const table = space.tableOf(key)
-      const length = table.length
+      const table = this.tablesAt[i]
+      const length = space.lengths[table]
       const offset = rows[i]
       if (offset >= 0) {
         if (state[key] === KeyState.Replica) replica++
-        const values = node.store.slabs[table.index].values
+        const values = node.store.slabs[table].values
         if (isPull) { for (let j = 0; j < length; j++) data[at + j] = values[offset + j] }
         else if (type === FrameType.Push) {
           for (let j = 0; j < length; j++) values[offset + j] += data[at + j]
