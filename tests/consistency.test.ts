@@ -211,6 +211,29 @@ describe("pinned regressions (each a counterexample a property once found)", () 
     }, { policy: "adaptive" })
   })
 
+  it("a key localized away from its replicas' owner still bumps its version at the new owner", async () => {
+    // Seed 20261132 of the intent-heavy property, when local writes bumped
+    // versions only while the owner had granted replicas: key 2, replicated on
+    // node 0, was localized to node 1 (a hand-over that ignores holders), whose
+    // empty holder record then skipped the bumps, so node 0's version check
+    // answered "unchanged" and its replica never converged (item 2).
+    await runWorkload({
+      nodes: 3,
+      workersPerNode: 1,
+      laneKeys: 1,
+      seed: 0,
+      delayMax: 0,
+      steps: [
+        { kind: "intent", worker: 0, keys: [128], ahead: 0, clocks: 1 },
+        { kind: "intent", worker: 521, keys: [919, 0], ahead: 0, clocks: 1 },
+        { kind: "deliver", frames: 1 },
+        { kind: "localize", worker: 895, keys: [961, 0] },
+        { kind: "deliver", frames: 3 },
+        { kind: "write", worker: 445, slot: 0, set: false },
+      ],
+    }, { policy: "adaptive" })
+  })
+
   it("a push applied locally after waiting for its key bumps the key's version", async () => {
     // Seed 20261129 of the adaptive property, once sync rounds sent values only
     // for changed keys: a deferred push applied at the owner (applyLocal) left
