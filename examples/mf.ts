@@ -7,14 +7,21 @@
  * worker signals intent for its own rows for the rest of training (under
  * `lapse`/`nups`, a `localize`), so they move to its node and its pulls and
  * pushes of them are local; columns are shared by every worker. Each worker
- * runs SGD over its ratings in a seeded order, one two-key pull and push per
- * rating (synchronous when both keys are local), advances its clock once per
- * mini-batch, and signals the keys of the mini-batch
- * `INTENT_LOOKAHEAD_CLOCKS` ahead, so that `adaptive` replicates the shared
- * columns in time. The cluster starts with `Cluster.start`: in-process, or
- * one node per process under the launcher. The step size follows the bold driver. After each epoch
- * the workers meet at a barrier and the test RMSE is computed from a pull of
- * both tables.
+ * runs SGD over its ratings, one two-key pull and push per rating
+ * (synchronous when both keys are local), and advances its clock once per
+ * mini-batch. By default (`--order blocked`) it visits them in DSGD's
+ * blocked order: the columns are split into one block per worker, the epoch
+ * into as many subepochs, and in each subepoch a worker visits its ratings
+ * of one block, signalling intent for the block's columns for the
+ * subepoch's clocks, so columns move between nodes in bulk once per
+ * subepoch (`runBlocked`). With `--order shuffled` it visits all its
+ * ratings in one seeded shuffle and signals the keys of each mini-batch
+ * `INTENT_LOOKAHEAD_CLOCKS` ahead, so that `adaptive` places the shared
+ * columns just in time, rating by rating. With one worker the two orders
+ * are the same. The cluster starts with `Cluster.start`: in-process, or one
+ * node per process under the launcher. The step size follows the bold
+ * driver. After each epoch the workers meet at a barrier and the test RMSE
+ * is computed from a pull of both tables.
  *
  *   deno run -A examples/mf.ts --synthetic 2000,1000,40000 [--nodes 2] [--epochs 10]
  *   deno run -A examples/mf.ts --movielens /usr/lib/R/site-library/dslabs/data/Rdata.rdb --biased
@@ -27,6 +34,7 @@ import { loadMovieLensRdb } from "./data/r_data.ts"
 import { meanOf, parseMovieLensCsv, type Ratings, splitRatings } from "./data/ratings.ts"
 import { syntheticRatings } from "./data/synthetic.ts"
 import {
+  choiceFlag,
   type CommonFlags,
   intFlag,
   intListFlag,
@@ -51,7 +59,7 @@ import { endEpoch, type EpochRecord, finishRun, type RunSummary, summarize } fro
 
 const USAGE =
   `usage: mf.ts (--synthetic rows,cols,nnz | --movielens Rdata.rdb|ratings.csv | --train x.mmc --test y.mmc)
-  [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256] [--plain]
+  [--rank 16] [--lambda 0.05] [--rate 0.05] [--init 0.3] [--biased] [--batch 256] [--order blocked|shuffled] [--plain]
   [--nodes 2] [--workers 1] [--policy adaptive|static|lapse|nups|...] [--epochs 10] [--seed 1] [--json out.json] [--quiet]`
 
 const OWN = {
@@ -66,6 +74,7 @@ const OWN = {
   biased: { type: "boolean", default: false },
   batch: { type: "string", default: "256" },
   plain: { type: "boolean", default: false },
+  order: { type: "string", default: "blocked" },
 } as const
 
 /** Training and test ratings on one row and column space. */
@@ -103,24 +112,37 @@ export function loadData(own: Record<string, unknown>, seed: number): MfData {
 }
 
 /**
- * Assign every row to a worker so that workers get about as many ratings:
- * rows by descending count, each to the least-loaded worker so far.
+ * Assign every row to a worker so that workers get about as many ratings.
  */
 export function assignRows(train: Ratings, workers: number): Uint32Array {
-  const count = new Uint32Array(train.rows)
-  for (let n = 0; n < train.row.length; n++) count[train.row[n]]++
-  const order = new Uint32Array(train.rows).map((_, i) => i).sort((a, b) =>
-    count[b] - count[a] || a - b
-  )
-  const load = new Float64Array(workers)
-  const owner = new Uint32Array(train.rows)
+  return balanceByCount(train.row, train.rows, workers)
+}
+
+/**
+ * Assign every column to one of `blocks` column blocks of about as many
+ * ratings: the blocks of the blocked visiting order (`runBlocked`).
+ */
+export function assignColumns(train: Ratings, blocks: number): Uint32Array {
+  return balanceByCount(train.col, train.cols, blocks)
+}
+
+/**
+ * Split `items` ids (each rating names one in `of`) into `parts` parts of
+ * about as many ratings: by descending count, each to the least-loaded part.
+ */
+function balanceByCount(of: Uint32Array, items: number, parts: number): Uint32Array {
+  const count = new Uint32Array(items)
+  for (let n = 0; n < of.length; n++) count[of[n]]++
+  const order = new Uint32Array(items).map((_, i) => i).sort((a, b) => count[b] - count[a] || a - b)
+  const load = new Float64Array(parts)
+  const part = new Uint32Array(items)
   for (const r of order) {
     let best = 0
-    for (let w = 1; w < workers; w++) if (load[w] < load[best]) best = w
-    owner[r] = best
-    load[best] += count[r] + 1e-9 // Rows without training data still spread out.
+    for (let w = 1; w < parts; w++) if (load[w] < load[best]) best = w
+    part[r] = best
+    load[best] += count[r] + 1e-9 // Ids without ratings still spread out.
   }
-  return owner
+  return part
 }
 
 /** One worker's share of the training data and its reusable buffers. */
@@ -133,6 +155,9 @@ interface WorkerTask {
   readonly values: Float32Array
   readonly deltas: Float32Array
   readonly lookahead: Uint32Array
+  /** Blocked order: this worker's points per column block, and the column keys they touch. */
+  readonly buckets: readonly Uint32Array[]
+  readonly blockColumns: readonly Uint32Array[]
 }
 
 interface Run {
@@ -144,6 +169,8 @@ interface Run {
   readonly progress: Progress
   readonly cluster: Cluster
   readonly policy: PolicyName
+  /** Column blocks of the visiting order: one per worker of the cluster, or 1 (shuffled). */
+  readonly columnBlocks: number
   done: number
 }
 
@@ -172,20 +199,78 @@ function signalBatch(
 }
 
 /** One epoch of SGD over one worker's ratings; returns the sum of squared errors. */
-async function runEpoch(run: Run, task: WorkerTask, epoch: number, rate: number): Promise<number> {
+function runEpoch(run: Run, task: WorkerTask, epoch: number, rate: number): Promise<number> {
+  if (run.columnBlocks === 1) {
+    const order = epochOrder(task.points, run.hyper.seed, epoch, task.index)
+    return runOrder(run, task, order, rate, true)
+  }
+  return runBlocked(run, task, epoch, rate)
+}
+
+/**
+ * The blocked visiting order (DSGD, Gemulla et al. 2011; Lapse's MF): the
+ * columns are split into as many blocks as there are workers, and the epoch
+ * into as many subepochs; in subepoch `s` worker `w` visits its ratings in
+ * column block `(w + s) mod blocks`, so no two workers share a column within
+ * a subepoch. The worker signals intent for the block's columns it touches
+ * for the subepoch's clocks (hand-placed policies localize them), so each
+ * column moves once per subepoch, in bulk, instead of following every rating
+ * between nodes; the workers meet at a barrier between subepochs, after each
+ * has ended its intent, so the next holder of a block finds it free to move.
+ */
+async function runBlocked(
+  run: Run,
+  task: WorkerTask,
+  epoch: number,
+  rate: number,
+): Promise<number> {
+  const blocks = run.columnBlocks
+  const { worker } = task
+  let loss = 0
+  for (let s = 0; s < blocks; s++) {
+    const block = (task.index + s) % blocks
+    // Seed stream per (worker, subepoch); with one block it is the shuffled order's.
+    const order = epochOrder(task.buckets[block], run.hyper.seed, epoch, task.index + s * blocks)
+    const batches = Math.ceil(order.length / run.batch)
+    if (batches > 0) {
+      const start = worker.clock + 1
+      const keys = task.blockColumns[block]
+      const signal = { keys, start, end: start + batches, policy: run.policy, phase: true }
+      await signalIntent(worker, signal)
+      loss += await runOrder(run, task, order, rate, false)
+      worker.advanceClock() // The block's intent ends: its columns are free to move on.
+    }
+    await worker.barrier()
+  }
+  return loss
+}
+
+/**
+ * SGD over `order`, one mini-batch per clock; returns the sum of squared
+ * errors. With `lookahead` it signals each mini-batch's keys
+ * `INTENT_LOOKAHEAD_CLOCKS` ahead.
+ */
+async function runOrder(
+  run: Run,
+  task: WorkerTask,
+  order: Uint32Array,
+  rate: number,
+  lookahead: boolean,
+): Promise<number> {
   const { train, hyper, rowStart, colStart } = run
   const { worker, keys, values, deltas } = task
-  const order = epochOrder(task.points, hyper.seed, epoch, task.index)
   let loss = 0
-  // The first mini-batches of the epoch: batch b runs at clock now + b + 1.
-  for (let b = 0; b < INTENT_LOOKAHEAD_CLOCKS; b++) {
+  // The first mini-batches: batch b runs at clock now + b + 1.
+  for (let b = 0; lookahead && b < INTENT_LOOKAHEAD_CLOCKS; b++) {
     signalBatch(run, task, order, { batch: b, clock: worker.clock + b + 1 })
   }
   for (let i = 0; i < order.length; i++) {
     if (i % run.batch === 0) {
       const clock = worker.advanceClock()
       const ahead = i / run.batch + INTENT_LOOKAHEAD_CLOCKS
-      signalBatch(run, task, order, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
+      if (lookahead) {
+        signalBatch(run, task, order, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
+      }
       if (i > 0) run.progress.tick(run.done += run.batch)
     }
     const n = order[i]
@@ -214,7 +299,12 @@ export interface TrainOptions {
   readonly hyper: MfHyper
   readonly rate: number
   readonly batch: number
+  /** `blocked` (the default) or `shuffled`: see `runBlocked`. */
+  readonly order?: VisitingOrder
 }
+
+/** How a worker visits its ratings in an epoch. */
+export type VisitingOrder = "blocked" | "shuffled"
 
 /** Train on a fresh cluster; returns one record per epoch (quality: rmse, trainLoss, rate). */
 export async function trainMf(data: MfData, options: TrainOptions): Promise<EpochRecord[]> {
@@ -249,14 +339,11 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
       }),
       cluster,
       policy: common.policy,
+      columnBlocks: options.order === "shuffled" ? 1 : cluster.nodes * common.workers,
       done: 0,
     }
     const tasks = await makeTasks(run, common.workers)
-    const records = await trainEpochs(run, tasks, common.epochs, options.rate, test)
-    // Meet once more before closing: under the launcher a node that closed
-    // while another still pulled its keys for evaluation failed that pull (PeerLost).
-    await Promise.all(tasks.map((task) => task.worker.barrier()))
-    return records
+    return await trainEpochs(run, tasks, common.epochs, options.rate, test)
   } finally {
     await cluster.close()
   }
@@ -288,6 +375,7 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
     points[w][counts[w]++] = n
   }
   const length = valueLength(run.hyper)
+  const block = assignColumns(train, run.columnBlocks)
   const tasks = workers.map(({ worker, index }) => ({
     worker,
     index,
@@ -296,6 +384,7 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
     values: new Float32Array(2 * length),
     deltas: new Float32Array(2 * length),
     lookahead: new Uint32Array(2 * run.batch),
+    ...blockShares(run, points[index], block),
   }))
   // A worker needs its own rows for the whole of training: a long-lived intent.
   await Promise.all(tasks.map((task) => {
@@ -305,6 +394,32 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
     return signalIntent(task.worker, { ...signal, policy: run.policy })
   }))
   return tasks
+}
+
+/**
+ * A worker's points split by the column block of their column (in their
+ * order within `points`), and the distinct column keys of each split.
+ */
+function blockShares(
+  run: Run,
+  points: Uint32Array,
+  block: Uint32Array,
+): Pick<WorkerTask, "buckets" | "blockColumns"> {
+  const { train, columnBlocks } = run
+  const counts = new Uint32Array(columnBlocks)
+  for (const n of points) counts[block[train.col[n]]]++
+  const buckets = Array.from(counts, (c) => new Uint32Array(c))
+  counts.fill(0)
+  for (const n of points) {
+    const b = block[train.col[n]]
+    buckets[b][counts[b]++] = n
+  }
+  const blockColumns = buckets.map((bucket) => {
+    const cols = new Set<number>()
+    for (const n of bucket) cols.add(run.colStart + train.col[n])
+    return Uint32Array.from(cols).sort()
+  })
+  return { buckets, blockColumns }
 }
 
 async function trainEpochs(
@@ -329,6 +444,9 @@ async function trainEpochs(
     const { seconds, phase } = await endEpoch(run.cluster, workers, before, started)
     const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, points)
     const [rowValues, colValues] = await pullModel(run, tasks[0].worker)
+    // Meet again, so that no process's evaluation pulls land in another's next
+    // timed epoch, and no node closes while another still pulls its keys.
+    await Promise.all(workers.map((worker) => worker.barrier()))
     const rmse = rmseOf(run.hyper, test, rowValues, colValues)
     records.push({
       epoch,
@@ -397,6 +515,7 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
     hyper,
     rate: numberFlag(own, "rate", 0),
     batch: intFlag(own, "batch", 1),
+    order: choiceFlag(own, "order", ["blocked", "shuffled"] as const),
   }
   const baselineRmse = meanBaselineRmse(data.test, mean)
   if (!common.quiet) {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { assignRows, main, trainMf } from "../examples/mf.ts"
+import { assignColumns, assignRows, main, trainMf } from "../examples/mf.ts"
 import { formatMatrixMarket } from "../examples/data/matrix_market.ts"
 import { meanOf, splitRatings } from "../examples/data/ratings.ts"
 import { syntheticRatings } from "../examples/data/synthetic.ts"
@@ -123,6 +123,39 @@ describe("mf example", () => {
     const load = [0, 0, 0]
     for (const r of train.row) load[owner[r]]++
     assert.ok(Math.max(...load) - Math.min(...load) <= Math.max(...load) * 0.05, String(load))
+  })
+
+  it("assigns columns to blocks with balanced ratings", () => {
+    const { train } = data()
+    const block = assignColumns(train, 4)
+    const load = [0, 0, 0, 0]
+    for (const c of train.col) load[block[c]]++
+    assert.ok(Math.max(...load) - Math.min(...load) <= Math.max(...load) * 0.1, String(load))
+  })
+
+  it("the blocked order moves columns in bulk, once per subepoch, and trains as well", async () => {
+    const args = [
+      ...["--synthetic", "1000,600,20000", "--nodes", "2", "--epochs", "4", "--rank", "8"],
+      ...["--policy", "adaptive", "--quiet"],
+    ]
+    const blocked = await main([...args, "--order", "blocked"])
+    const shuffled = await main([...args, "--order", "shuffled"])
+    assert.ok(blocked && shuffled)
+    // Shuffled, a column follows its ratings between the nodes (a move per
+    // few ratings: about 5,700 an epoch here); blocked, it moves when its
+    // block changes hands, at most twice an epoch on 2 nodes, plus the rows'
+    // one move to their worker in the first epoch.
+    const bytesPerMove = 4 * (8 + 1) + 12 // the value and a key's framing, at least
+    const blockedMoves = blocked.final.bytesPerEpoch / bytesPerMove
+    assert.ok(blockedMoves < 4 * 600, `blocked: ${blocked.final.bytesPerEpoch} bytes per epoch`)
+    assert.ok(
+      blocked.final.bytesPerEpoch * 2.5 < shuffled.final.bytesPerEpoch,
+      `blocked ${blocked.final.bytesPerEpoch} vs shuffled ${shuffled.final.bytesPerEpoch} bytes`,
+    )
+    assert.ok(blocked.final.localShare >= 0.99, `local share ${blocked.final.localShare}`)
+    const [b, s] = [blocked.final.quality.rmse, shuffled.final.quality.rmse]
+    assert.ok(Math.abs(b - s) < 0.05 * s, `rmse blocked ${b} vs shuffled ${s}`)
+    await assert.rejects(main([...args, "--order", "sorted"]), /--order must be one of/)
   })
 
   it("refuses bad flags, naming the flag", async () => {

@@ -89,6 +89,19 @@ export function numberFlag(values: Record<string, unknown>, name: string, min: n
   return n
 }
 
+/** Flag `name` as one of `choices`. */
+export function choiceFlag<C extends string>(
+  values: Record<string, unknown>,
+  name: string,
+  choices: readonly C[],
+): C {
+  const value = String(values[name])
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new RangeError(`--${name} must be one of ${choices.join(", ")}, got '${value}'`)
+  }
+  return value as C
+}
+
 /** A flag holding `count` comma-separated positive integers, e.g. `--synthetic 100,50,2000`. */
 export function intListFlag(
   values: Record<string, unknown>,

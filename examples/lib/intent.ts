@@ -30,16 +30,20 @@ export interface IntentSignal {
   readonly start: number
   readonly end: number
   readonly policy: PolicyName
+  /** The intent covers a whole phase of the task (a DSGD subepoch): hand-placed policies localize it too. */
+  readonly phase?: boolean
 }
 
 /**
  * INTENT: the single place the examples declare future accesses. Returns a
- * promise only for a hand-placed long-lived intent (resolved once the keys
- * are local); intents proper take effect in the background.
+ * promise only for a hand-placed long-lived intent, for the rest of training
+ * or a phase (resolved once the keys are local); intents proper take effect
+ * in the background.
  */
 export function signalIntent(worker: Worker, signal: IntentSignal): Promise<void> | undefined {
   const { keys, start, end, policy } = signal
   worker.intent(keys, start, end)
-  if (end === FOREVER && HAND_PLACED.has(policy)) return worker.localize(keys)
+  const longLived = end === FOREVER || signal.phase === true
+  if (longLived && HAND_PLACED.has(policy)) return worker.localize(keys)
   return undefined
 }
