@@ -52,7 +52,7 @@ const USAGE = `usage: bench/train.ts [--quick] [--tasks ${TASKS.join(",")}]
 
 /** Per task: the synthetic size and model flags, quick and default. */
 const SIZES: Record<Task, { quick: string; full: string; model: readonly string[][] }> = {
-  mf: { quick: "2000,1000,40000", full: "20000,10000,200000", model: [[], []] },
+  mf: { quick: "2000,1000,40000", full: "100000,50000,1000000", model: [[], []] },
   kge: {
     quick: "500,4,8000",
     full: "2000,8,30000",

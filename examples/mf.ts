@@ -323,6 +323,8 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
         length,
         init: (key, v) => initValue(hyper, 1, key - train.rows, v),
       },
+      // Per epoch, the cluster's sum of squared training errors (`clusterLoss`).
+      { name: "loss", keys: Math.max(1, common.epochs), length: 1 },
     ],
   })
   try {
@@ -440,9 +442,17 @@ async function trainEpochs(
     const before = run.cluster.stats()
     const started = performance.now()
     const losses = await Promise.all(tasks.map((task) => runEpoch(run, task, epoch, rate)))
+    // The bold driver's step must be the cluster's, the same in every process:
+    // across processes, each adds its loss to the epoch's key before the
+    // barrier that ends the epoch, and all read the sum after it.
+    const loss = losses.reduce((a, b) => a + b, 0)
+    const shared = run.cluster.localNodes.length < run.cluster.nodes
+    const lossKey = [run.cluster.table("loss").start + epoch - 1]
+    if (shared) tasks[0].worker.push(lossKey, Float32Array.of(loss))
     const workers = tasks.map((task) => task.worker)
     const { seconds, phase } = await endEpoch(run.cluster, workers, before, started)
-    const trainLoss = losses.reduce((a, b) => a + b, 0) / Math.max(1, points)
+    const total = shared ? (await tasks[0].worker.pull(lossKey))[0] : loss
+    const trainLoss = total / Math.max(1, shared ? run.train.row.length : points)
     const [rowValues, colValues] = await pullModel(run, tasks[0].worker)
     // Meet again, so that no process's evaluation pulls land in another's next
     // timed epoch, and no node closes while another still pulls its keys.

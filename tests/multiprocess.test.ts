@@ -20,13 +20,15 @@ const thisRuntime = "Bun" in globalThis ? "bun" : "deno"
 async function run(
   args: string[],
   runtime: LaunchOptions["runtime"] = thisRuntime,
+  task = "./_launch_task.ts",
+  nodes = 3,
 ): Promise<{ code: number; lines: string[]; ms: number }> {
   const lines: string[] = []
   const started = performance.now()
   const code = await launch({
-    nodes: 3,
+    nodes,
     runtime,
-    task: fileURLToPath(new URL("./_launch_task.ts", import.meta.url)),
+    task: fileURLToPath(new URL(task, import.meta.url)),
     args,
     timeoutMs: RUN_MS_MAX,
     out: (line) => lines.push(line),
@@ -62,6 +64,19 @@ describe("multi-process cluster (launcher)", () => {
     const { code, lines } = await run(["push", "1"])
     assert.equal(code, 1)
     assert.equal(lines.filter((l) => /is 468, not 469/.test(l)).length, 3, lines.join("\n"))
+  })
+
+  it("the MF example trains across 2 processes with one loss and step size", slow, async () => {
+    const args = ["--synthetic", "600,400,12000", "--rank", "8", "--epochs", "3"]
+    const { code, lines } = await run(args, thisRuntime, "../examples/mf.ts", 2)
+    assert.equal(code, 0, lines.join("\n"))
+    // Each process trains its share but reports the cluster's loss, so the
+    // bold driver takes the same step everywhere: identical epoch lines.
+    const epochLines = (node: number) =>
+      lines.filter((l) => new RegExp(`^\\[node ${node}\\] epoch \\d+:`).test(l))
+        .map((l) => l.replace(/^\[node \d\] /, "").replace(/local .*$/, ""))
+    assert.equal(epochLines(0).length, 3, lines.join("\n"))
+    assert.deepEqual(epochLines(1), epochLines(0))
   })
 
   it("a SIGKILLed node fails the others' pending pulls with PeerLost naming it", slow, async () => {
