@@ -229,7 +229,7 @@ async function runBlocked(
   let loss = 0
   for (let s = 0; s < blocks; s++) {
     const block = (task.index + s) % blocks
-    // Seed stream per (worker, subepoch); with one block it is the shuffled order's.
+    // A seed stream per (worker, subepoch); subepoch 0's is the shuffled order's.
     const order = epochOrder(task.buckets[block], run.hyper.seed, epoch, task.index + s * blocks)
     const batches = Math.ceil(order.length / run.batch)
     if (batches > 0) {
@@ -323,7 +323,7 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
         length,
         init: (key, v) => initValue(hyper, 1, key - train.rows, v),
       },
-      // Per epoch, the cluster's sum of squared training errors (`clusterLoss`).
+      // Per epoch, the cluster's sum of squared training errors (see `trainEpochs`).
       { name: "loss", keys: Math.max(1, common.epochs), length: 1 },
     ],
   })
