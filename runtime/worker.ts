@@ -42,7 +42,10 @@ export class Worker {
    * when it is not ready. Grows to the largest batch seen, never per call.
    */
   private rows = new Int32Array(64)
-  /** Per key of the last scan: the index of its table. Grows with `rows`. */
+  /**
+   * Per key of the last scan: the index of its table, written only when the
+   * batch spans several tables (`scanTable` < 0). Grows with `rows`.
+   */
   private tablesAt = new Int32Array(64)
   /** The table of every key of the last scan, or -1 when it spans several (or none). */
   private scanTable = -1
@@ -275,13 +278,15 @@ export class Worker {
       const key = keys[i]
       if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
       if (key < start || key >= end) {
+        const previous = index
         index = space.tableIndexOf(key)
         start = index === 0 ? 0 : ends[index - 1]
         end = ends[index]
         length = lengths[index]
-        tables++
+        // Table indices are written only once a batch spans two tables.
+        if (++tables === 2) tablesAt.fill(previous, 0, i)
       }
-      tablesAt[i] = index
+      if (tables > 1) tablesAt[i] = index
       floats += length
       // A table's length is at least 1, so a missing slot (-1) stays negative.
       const slot = ready[key]
@@ -422,7 +427,7 @@ export class Worker {
     let replica = 0
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
-      const table = this.tablesAt[i]
+      const table = this.scanTable >= 0 ? this.scanTable : this.tablesAt[i]
       const length = space.lengths[table]
       const offset = rows[i]
       if (offset >= 0) {

@@ -516,6 +516,32 @@ describe("worker API behaviour", () => {
     }
   })
 
+  it("serves single-table batches with remote keys right after mixed ones, and back", async () => {
+    // The scan records per-key tables only for batches spanning two tables;
+    // the split of a one-table batch must not read what a mixed one left.
+    const cluster = await start()
+    try {
+      const w = cluster.node(0).worker()
+      const mixed = [4, 13, 1, 10, 5]
+      const onlyB = [16, 11, 12, 15, 10] // Homes 1, 2, 0, 0, 1 on 3 nodes.
+      const onlyA = [1, 2, 3, 0, 8]
+      for (const keys of [mixed, onlyB, mixed, onlyA, onlyB]) {
+        assert.deepEqual(Array.from(await w.pull(keys)), initialOf(keys), String(keys))
+      }
+      for (const keys of [mixed, onlyB, onlyA]) w.push(keys, valuesOf(keys, (k) => k))
+      const times = (k: number) => [mixed, onlyB, onlyA].filter((b) => b.includes(k)).length
+      for (const keys of [onlyB, mixed, onlyA]) {
+        assert.deepEqual(
+          Array.from(await w.pull(keys)),
+          Array.from(valuesOf(keys, (k, j) => initial(k, j) + k * times(k))),
+          String(keys),
+        )
+      }
+    } finally {
+      await cluster.close()
+    }
+  })
+
   it("fills every key with its table's init on every node", async () => {
     const cluster = await start("lapse", 3)
     try {
