@@ -22,7 +22,15 @@
 import { Cluster, type SampleHandle, type Worker } from "../mod.ts"
 import { splitGraph, syntheticGraph } from "./data/synthetic.ts"
 import { readWordNet, wn18rrLike } from "./data/wordnet.ts"
-import { intFlag, intListFlag, numberFlag, parseFlags, policyOption, runMain } from "./lib/flags.ts"
+import {
+  choiceFlag,
+  intFlag,
+  intListFlag,
+  numberFlag,
+  parseFlags,
+  policyOption,
+  runMain,
+} from "./lib/flags.ts"
 import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
 import {
   adagradDelta,
@@ -342,10 +350,7 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
   if (model !== "complex" && model !== "distmult") {
     throw new RangeError(`--model must be complex or distmult, got '${model}'`)
   }
-  const sampling = String(own.sampling) as KgeOptions["sampling"]
-  if (!SCHEMES.includes(sampling)) {
-    throw new RangeError(`--sampling must be one of ${SCHEMES.join(", ")}, got '${sampling}'`)
-  }
+  const sampling = choiceFlag(own, "sampling", SCHEMES)
   const hyper: KgeHyper = {
     model: model as KgeModel,
     dim: intFlag(own, "dim", 2),

@@ -368,14 +368,8 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
   )
   const total = cluster.nodes * workersPerNode
   const owner = assignRows(train, total)
-  const counts = new Uint32Array(total)
-  for (let n = 0; n < train.row.length; n++) counts[owner[train.row[n]]]++
-  const points = Array.from(counts, (c) => new Uint32Array(c))
-  counts.fill(0)
-  for (let n = 0; n < train.row.length; n++) {
-    const w = owner[train.row[n]]
-    points[w][counts[w]++] = n
-  }
+  const all = new Uint32Array(train.row.length).map((_, n) => n)
+  const points = bucketBy(all, total, (n) => owner[train.row[n]])
   const length = valueLength(run.hyper)
   const block = assignColumns(train, run.columnBlocks)
   const tasks = workers.map(({ worker, index }) => ({
@@ -408,20 +402,32 @@ function blockShares(
   block: Uint32Array,
 ): Pick<WorkerTask, "buckets" | "blockColumns"> {
   const { train, columnBlocks } = run
-  const counts = new Uint32Array(columnBlocks)
-  for (const n of points) counts[block[train.col[n]]]++
-  const buckets = Array.from(counts, (c) => new Uint32Array(c))
-  counts.fill(0)
-  for (const n of points) {
-    const b = block[train.col[n]]
-    buckets[b][counts[b]++] = n
-  }
+  // One block is the shuffled order, which visits `points` themselves.
+  if (columnBlocks === 1) return { buckets: [], blockColumns: [] }
+  const buckets = bucketBy(points, columnBlocks, (n) => block[train.col[n]])
   const blockColumns = buckets.map((bucket) => {
     const cols = new Set<number>()
     for (const n of bucket) cols.add(run.colStart + train.col[n])
     return Uint32Array.from(cols).sort()
   })
   return { buckets, blockColumns }
+}
+
+/** `items` split into `parts` lists by `partOf`, each in the order of `items`. */
+function bucketBy(
+  items: Uint32Array,
+  parts: number,
+  partOf: (item: number) => number,
+): Uint32Array[] {
+  const counts = new Uint32Array(parts)
+  for (const item of items) counts[partOf(item)]++
+  const buckets = Array.from(counts, (c) => new Uint32Array(c))
+  counts.fill(0)
+  for (const item of items) {
+    const part = partOf(item)
+    buckets[part][counts[part]++] = item
+  }
+  return buckets
 }
 
 async function trainEpochs(

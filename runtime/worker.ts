@@ -249,7 +249,8 @@ export class Worker {
    * space; sums the value floats (`scanFloats`), counts the keys not ready
    * locally and their floats (`scanRemote`, `scanRemoteFloats`), and writes
    * each key's row offset, or a negative number when it is not ready, to
-   * `rows`. Reads nothing but `ready` per key, and writes nothing of roam's.
+   * `rows`, and its table to `scanTable` (one table) or `tablesAt` (several).
+   * Reads nothing but `ready` per key, and writes nothing of roam's.
    */
   private scan(keys: Keys, what: string): void {
     const node = this.node
@@ -311,7 +312,7 @@ export class Worker {
     const rows = this.rows
     if (this.scanTable >= 0) {
       // One table, the common batch: no key needs reading again.
-      const length = space.tables[this.scanTable].length
+      const length = space.lengths[this.scanTable]
       const values = slabs[this.scanTable].values
       for (let i = 0, at = 0; i < keys.length; i++, at += length) {
         const from = rows[i]
@@ -379,7 +380,7 @@ export class Worker {
     if (this.node.nodes > 1) { for (let i = 0; i < keys.length; i++) versions[keys[i]]++ }
     if (this.scanTable >= 0) {
       // One table, the common batch: no key needs reading again.
-      const length = space.tables[this.scanTable].length
+      const length = space.lengths[this.scanTable]
       const data = slabs[this.scanTable].values
       for (let i = 0, at = 0; i < keys.length; i++, at += length) {
         const to = rows[i]

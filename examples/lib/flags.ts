@@ -39,9 +39,6 @@ const COMMON = {
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies OptionSpec
 
-/** Every policy of roam; "nups" replicates each node's 1% most accessed keys. */
-const POLICIES: readonly string[] = policyNames
-
 /** Parse `args` into the common flags and the example's own (as strings/booleans). */
 export function parseFlags<T extends OptionSpec>(
   args: readonly string[],
@@ -55,14 +52,11 @@ export function parseFlags<T extends OptionSpec>(
     throw new RangeError(`${(error as Error).message}\n${usage}`)
   }
   const v = parsed.values as Record<string, string | boolean | undefined>
-  const policy = String(v.policy)
-  if (!POLICIES.includes(policy)) {
-    throw new RangeError(`--policy must be one of ${POLICIES.join(", ")}, got '${policy}'`)
-  }
   const common: CommonFlags = {
     nodes: intFlag(v, "nodes", 1),
     workers: intFlag(v, "workers", 1),
-    policy: policy as PolicyName,
+    // Every policy of roam; "nups" replicates each node's 1% most accessed keys (policyOption).
+    policy: choiceFlag<PolicyName>(v, "policy", policyNames),
     epochs: intFlag(v, "epochs", 1),
     seed: intFlag(v, "seed", 0),
     json: v.json as string | undefined,
