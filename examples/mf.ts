@@ -13,8 +13,8 @@
  * blocked order: the columns are split into one block per worker, the epoch
  * into as many subepochs, and in each subepoch a worker visits its ratings
  * of one block, signalling intent for the block's columns for the
- * subepoch's clocks, so columns move between nodes in bulk once per
- * subepoch (`runBlocked`). With `--order shuffled` it visits all its
+ * subepoch's clocks, so columns move between nodes in bulk, each block
+ * leaving a node `nodes - 1` times an epoch (`blockAt`, `runBlocked`). With `--order shuffled` it visits all its
  * ratings in one seeded shuffle and signals the keys of each mini-batch
  * `INTENT_LOOKAHEAD_CLOCKS` ahead, so that `adaptive` places the shared
  * columns just in time, rating by rating. With one worker the two orders
@@ -208,15 +208,44 @@ function runEpoch(run: Run, task: WorkerTask, epoch: number, rate: number): Prom
 }
 
 /**
+ * The column block worker `worker` visits in subepoch `step` of `epoch`
+ * (from 1), on a cluster of `nodes` nodes of `perNode` workers numbered node
+ * by node. Any schedule that gives each worker every block once per epoch,
+ * and no two workers one block at once, is DSGD's; this one also moves
+ * columns between nodes as rarely as that allows. The blocks form one group
+ * of `perNode` per node: the workers of a node first pass their group's
+ * blocks among themselves (a move inside the node: free), then the groups
+ * move on to the next node; and every other epoch runs its subepochs
+ * backwards, so it starts with the blocks the last one ended with. Each block
+ * then leaves a node `nodes - 1` times per epoch, the least possible; the
+ * plain rotation `(worker + step) mod blocks` moved it `nodes` times, twice
+ * as often on 2 nodes.
+ */
+export function blockAt(
+  worker: number,
+  step: number,
+  epoch: number,
+  nodes: number,
+  perNode: number,
+): number {
+  const blocks = nodes * perNode
+  const s = epoch % 2 === 1 ? step : blocks - 1 - step
+  const group = Math.floor(s / perNode)
+  const node = Math.floor(worker / perNode)
+  return ((node + group) % nodes) * perNode + (worker + s) % perNode
+}
+
+/**
  * The blocked visiting order (DSGD, Gemulla et al. 2011; Lapse's MF): the
  * columns are split into as many blocks as there are workers, and the epoch
- * into as many subepochs; in subepoch `s` worker `w` visits its ratings in
- * column block `(w + s) mod blocks`, so no two workers share a column within
+ * into as many subepochs; in each subepoch each worker visits its ratings in
+ * another column block (`blockAt`), so no two workers share a column within
  * a subepoch. The worker signals intent for the block's columns it touches
  * for the subepoch's clocks (hand-placed policies localize them), so each
- * column moves once per subepoch, in bulk, instead of following every rating
- * between nodes; the workers meet at a barrier between subepochs, after each
- * has ended its intent, so the next holder of a block finds it free to move.
+ * column moves at most once per subepoch, in bulk, instead of following
+ * every rating between nodes; the workers meet at a barrier between
+ * subepochs, after each has ended its intent, so the next holder of a block
+ * finds it free to move.
  */
 async function runBlocked(
   run: Run,
@@ -226,9 +255,10 @@ async function runBlocked(
 ): Promise<number> {
   const blocks = run.columnBlocks
   const { worker } = task
+  const nodes = run.cluster.nodes
   let loss = 0
   for (let s = 0; s < blocks; s++) {
-    const block = (task.index + s) % blocks
+    const block = blockAt(task.index, s, epoch, nodes, blocks / nodes)
     // A seed stream per (worker, subepoch); subepoch 0's is the shuffled order's.
     const order = epochOrder(task.buckets[block], run.hyper.seed, epoch, task.index + s * blocks)
     const batches = Math.ceil(order.length / run.batch)
