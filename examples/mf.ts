@@ -14,10 +14,11 @@
  * into as many subepochs, and in each subepoch a worker visits its ratings
  * of one block, signalling intent for the block's columns for the
  * subepoch's clocks, so columns move between nodes in bulk, each block
- * leaving a node `nodes - 1` times an epoch (`blockAt`, `runBlocked`). With `--order shuffled` it visits all its
- * ratings in one seeded shuffle and signals the keys of each mini-batch
- * `INTENT_LOOKAHEAD_CLOCKS` ahead, so that `adaptive` places the shared
- * columns just in time, rating by rating. With one worker the two orders
+ * leaving a node `nodes - 1` times an epoch (`blockAt`, `runBlocked`).
+ * With `--order shuffled` it visits all its ratings in one seeded shuffle
+ * and signals the keys of each mini-batch `INTENT_LOOKAHEAD_CLOCKS` ahead,
+ * so that `adaptive` places the shared columns just in time, rating by
+ * rating. With one worker the two orders
  * are the same. The cluster starts with `Cluster.start`: in-process, or one
  * node per process under the launcher. The step size follows the bold
  * driver. After each epoch the workers meet at a barrier and the test RMSE

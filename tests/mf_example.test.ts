@@ -133,7 +133,7 @@ describe("mf example", () => {
     assert.ok(Math.max(...load) - Math.min(...load) <= Math.max(...load) * 0.1, String(load))
   })
 
-  it("the blocked schedule is DSGD's and moves each block off a node nodes - 1 times an epoch", () => {
+  it("the blocked schedule is DSGD's and moves a block off a node nodes - 1 times an epoch", () => {
     for (const [nodes, perNode] of [[1, 1], [1, 3], [2, 1], [2, 2], [3, 1], [3, 2], [4, 3]]) {
       const workers = nodes * perNode
       const at: number[][] = [] // at[block]: the worker holding it, subepoch after subepoch
