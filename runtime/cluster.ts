@@ -20,9 +20,9 @@ import { watchHandoffs } from "./handoffs.ts"
 import { runSyncRounds } from "./replica_sync.ts"
 import { NodeRuntime } from "./node.ts"
 import { type Policy, type PolicyOption, resolvePolicy } from "./policy.ts"
+import { nodeRandom } from "./prng.ts"
 import {
   makeSamplingContext,
-  nodeRandom,
   resolveSampling,
   type SamplingContext,
   type SamplingOptions,

@@ -15,13 +15,19 @@ import type { Random } from "effect"
 const TWO_POW_32 = 4294967296
 const TWO_POW_21 = 2097152
 
-/** One splitmix32 step: advances `state` and returns a well-mixed 32-bit word. */
-function splitmix32(state: Uint32Array): number {
-  state[0] = (state[0] + 0x9e3779b9) >>> 0
-  let z = state[0]
+/** The splitmix32 output of state `x`: `x` advanced by one step, finalized to a well-mixed word. */
+function mix32(x: number): number {
+  let z = (x + 0x9e3779b9) >>> 0
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
   return (z ^ (z >>> 16)) >>> 0
+}
+
+/** One splitmix32 step: advances `state` and returns a well-mixed 32-bit word. */
+function splitmix32(state: Uint32Array): number {
+  const word = mix32(state[0])
+  state[0] = (state[0] + 0x9e3779b9) >>> 0
+  return word
 }
 
 function rotl(x: number, k: number): number {
@@ -100,4 +106,13 @@ export class Prng implements Random.Random {
   fork(): Prng {
     return new Prng(this.nextU32())
   }
+}
+
+/**
+ * The `Random` service roam gives node `node` of a cluster seeded `seed`: a
+ * stream of its own, unrelated to the transport's stream of the same seed.
+ */
+export function nodeRandom(seed: number, node: number): Prng {
+  const SALT = 0x5a4d_504c // node streams differ from every other stream of the same seed
+  return new Prng(mix32(mix32((seed ^ SALT) >>> 0) ^ node))
 }

@@ -8,15 +8,14 @@
  * weights, which costs O(keys) to build) are built once per cluster and
  * shared by every worker's `Sampler` (`runtime/sampling.ts`), read-only. Each
  * worker's random stream is seeded, when the worker is made, from its node's
- * `Random` service; `nodeRandom` is the one roam provides, derived from the
- * cluster seed and the node id, so sampling replays from the seed whether the
- * nodes share a process or not.
+ * `Random` service; `nodeRandom` (prng.ts) is the one roam provides, derived
+ * from the cluster seed and the node id, so sampling replays from the seed
+ * whether the nodes share a process or not.
  */
 import { AliasTable, type UniformSource, weightsProblem } from "../actors/alias_table.ts"
 import type { KeySpace, TableSpec } from "../actors/key_space.ts"
 import { defaultConfig, type RoamConfigShape } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
-import { Prng } from "./prng.ts"
 
 export const samplingSchemes = ["conventional", "reuse", "local", "postpone"] as const
 export type SamplingScheme = (typeof samplingSchemes)[number]
@@ -121,21 +120,4 @@ export function checkScheme(scheme: unknown, fail: (message: string) => Error): 
       `unknown sampling scheme '${String(scheme)}': expected ${samplingSchemes.join(", ")}`,
     )
   }
-}
-
-/** One splitmix32-style finalizer: a well-mixed 32-bit word from `x`. */
-function mix32(x: number): number {
-  let z = (x + 0x9e3779b9) >>> 0
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
-  return (z ^ (z >>> 16)) >>> 0
-}
-
-/**
- * The `Random` service roam gives node `node` of a cluster seeded `seed`: a
- * stream of its own, unrelated to the transport's stream of the same seed.
- */
-export function nodeRandom(seed: number, node: number): Prng {
-  const SALT = 0x5a4d_504c // node streams differ from every other stream of the same seed
-  return new Prng(mix32(mix32((seed ^ SALT) >>> 0) ^ node))
 }
