@@ -58,7 +58,8 @@ export class Deferred {
       this.entries.length < this.deferredOpsMax,
       () => `more than deferredOpsMax (${this.deferredOpsMax}) operations wait for earlier ones`,
     )
-    for (const key of entry.keys) this.store.hold(key)
+    const keys = entry.keys
+    for (let i = 0; i < keys.length; i++) this.store.hold(keys[i])
     this.entries.push(entry)
   }
 
@@ -66,25 +67,30 @@ export class Deferred {
   drain(issue: (entry: OpEntry) => void): void {
     const entries = this.entries
     this.entries = []
-    const marks = this.marks
+    const { marks, inflight, store } = this
     const waiting: OpEntry[] = []
-    for (const entry of entries) {
+    for (let e = 0; e < entries.length; e++) {
+      const entry = entries[e]
+      const keys = entry.keys
       let free = true
-      for (const key of entry.keys) {
-        if (this.inflight[key] > 0 || marks[key] === 1) {
+      for (let i = 0; i < keys.length; i++) {
+        if (inflight[keys[i]] > 0 || marks[keys[i]] === 1) {
           free = false
           break
         }
       }
       if (free) {
-        for (const key of entry.keys) this.store.unhold(key)
+        for (let i = 0; i < keys.length; i++) store.unhold(keys[i])
         issue(entry)
       } else {
-        for (const key of entry.keys) marks[key] = 1
+        for (let i = 0; i < keys.length; i++) marks[keys[i]] = 1
         waiting.push(entry)
       }
     }
-    for (const entry of waiting) for (const key of entry.keys) marks[key] = 0
+    for (let e = 0; e < waiting.length; e++) {
+      const keys = waiting[e].keys
+      for (let i = 0; i < keys.length; i++) marks[keys[i]] = 0
+    }
     // Entries pushed while issuing (none today) would land in this.entries.
     this.entries = waiting.concat(this.entries)
   }
