@@ -18,7 +18,7 @@
 import type { KeySpace } from "../actors/key_space.ts"
 
 export const FRAME_MAGIC = 0x52
-export const FRAME_VERSION = 2
+export const FRAME_VERSION = 3
 export const HEADER_BYTES = 24
 
 /** Message kinds. The names are the protocol's steps (docs/ARCHITECTURE.md). */
@@ -73,6 +73,12 @@ export const FrameType = {
   SyncCheck: 21,
   /** The owner's value is still the version the replica holds; `b` = the owner's epoch. */
   SyncSame: 22,
+  /**
+   * The origin dropped its replicas of the keys, its intent for them having
+   * ended: `values` = their last deltas, added like a push and acknowledged
+   * (`Ack`). An unchanged replica's drop is an `IntentEnd`.
+   */
+  ReplicaDrop: 23,
 } as const
 export type FrameType = (typeof FrameType)[keyof typeof FrameType]
 
@@ -103,6 +109,7 @@ const LAYOUT: Record<number, readonly [boolean, boolean, boolean]> = {
   [FrameType.IntentEnd]: [false, false, false],
   [FrameType.SyncCheck]: [true, false, false],
   [FrameType.SyncSame]: [false, true, false],
+  [FrameType.ReplicaDrop]: [false, false, true],
 }
 
 /** The columns a frame type carries besides its keys. */

@@ -17,6 +17,8 @@ export interface FaultShape {
   readonly duplicateSyncDeltas: boolean
   /** Answer every sync check "unchanged", whatever the owner's version. */
   readonly ignoreSyncVersions: boolean
+  /** End the intent of a dropped replica at its owner without adding its last delta. */
+  readonly loseReplicaDropDeltas: boolean
 }
 
 export const noFaults: FaultShape = {
@@ -24,6 +26,7 @@ export const noFaults: FaultShape = {
   duplicateForwardedPushes: false,
   duplicateSyncDeltas: false,
   ignoreSyncVersions: false,
+  loseReplicaDropDeltas: false,
 }
 
 export class Fault extends Context.Service<Fault, FaultShape>()("roam/Fault") {}

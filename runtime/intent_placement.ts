@@ -7,17 +7,18 @@
  * nothing of, through one of its own operations, so the intent is ordered
  * after its earlier operations on the keys and what comes back already holds
  * them; the keys are expected until a hand-over or a replica arrives. When
- * interest ends (`release`) it drops its replicas and tells the owners. A key
- * it handed away while it still had intent for it is asked back at its next
- * clock (`wantedBack`, `onClockAdvanced`), which bounds how often a contested
- * key moves.
+ * interest ends (`release`) it drops its replicas (the drop tells the owner)
+ * and sends `IntentEnd` for keys it holds nothing of. A key it handed away
+ * while it still had intent for it is asked back at its next clock
+ * (`wantedBack`, `onClockAdvanced`), which bounds how often a contested key
+ * moves.
  *
  * As the owner: each `Intent` key gets AdaPM's decision (`decide`, the pure
  * rule of placement.ts over the holders recorded here): relocate, and the
  * hand-over goes into `grants`, sent ahead of the frame's other answers; or
- * replicate, and the requester becomes a holder. `IntentEnd` removes it. The
- * hand-over itself and the replica's value are the node's (node.ts,
- * replica_keeper.ts).
+ * replicate, and the requester becomes a holder. `IntentEnd` or a
+ * `ReplicaDrop` removes it. The hand-over itself and the replica's value are
+ * the node's (node.ts, replica_keeper.ts).
  */
 import { KeyEvent, KeyState } from "../actors/lifecycle.ts"
 import type { Store } from "../actors/store.ts"
@@ -100,11 +101,13 @@ export class IntentPlacement {
     for (const key of keys) {
       const s = state[key]
       if (s === KeyState.Owner) continue
+      // A replica's drop tells the owner itself, with its last delta.
       if (s === KeyState.Replica) drop.push(key)
-      node.towardsOwner(key)
+      else node.towardsOwner(key)
     }
-    node.sendTowardsOwners(FrameType.IntentEnd)
+    // The drops send the IntentEnd of these keys with those of unchanged replicas.
     if (drop.length > 0) node.dropReplicas(drop)
+    node.sendTowardsOwners(FrameType.IntentEnd)
     node.pump()
   }
 

@@ -369,9 +369,8 @@ export class NodeRuntime {
       copyFloats(out!, position, data, offset, length)
       return
     }
-    if (type === FrameType.Push) {
-      for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
-    } else copyFloats(data, offset, values, valueAt, length)
+    if (type === FrameType.Set) copyFloats(data, offset, values, valueAt, length)
+    else for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
     this.store.versions[key]++
   }
 
@@ -536,6 +535,7 @@ export class NodeRuntime {
         case FrameType.SyncCheck:
         case FrameType.Intent:
         case FrameType.IntentEnd:
+        case FrameType.ReplicaDrop:
           this.serve(frame)
           break
         case FrameType.IntentReplica:
@@ -653,6 +653,14 @@ export class NodeRuntime {
         reply.add(key, position, epoch)
         reply.addValues(data, offset, length)
         break
+      case FrameType.ReplicaDrop:
+        // The origin's intent ended; its replica's last delta is added as a push.
+        this.placement.holders.remove(key, origin)
+        if (this.faults.loseReplicaDropDeltas) {
+          reply.add(key, 0, epoch)
+          break
+        }
+        // falls through
       case FrameType.Push: {
         const times = forwarded && this.faults.duplicateForwardedPushes ? 2 : 1
         for (let t = 0; t < times; t++) {
@@ -1031,7 +1039,8 @@ const NO_KEYS = new Uint32Array(0)
 /** Request types whose frames carry one value per key. */
 function carriesValues(type: number): boolean {
   // Intent, IntentEnd, Localize, Pull and ReplicaJoin carry keys only.
-  return type === FrameType.Push || type === FrameType.Set || type === FrameType.Sync
+  return type === FrameType.Push || type === FrameType.Set || type === FrameType.Sync ||
+    type === FrameType.ReplicaDrop
 }
 
 /** The answer to each request type. */
@@ -1039,6 +1048,7 @@ const REPLY_TYPE: Record<number, number> = {
   [FrameType.Pull]: FrameType.PullReply,
   [FrameType.Push]: FrameType.Ack,
   [FrameType.Set]: FrameType.Ack,
+  [FrameType.ReplicaDrop]: FrameType.Ack,
   [FrameType.Localize]: FrameType.HandOver,
   [FrameType.ReplicaJoin]: FrameType.SyncReply,
   [FrameType.Sync]: FrameType.SyncReply,

@@ -8,12 +8,15 @@
  * answered an intent with one (`IntentReplica`). It installs the value, wakes
  * whatever waited for the key and replays the requests parked behind it.
  *
- * A replica leaves by `dropReplicas`: its last delta goes to the owner as a
- * push, ordered like any operation of this node. Two waits can stand in the
- * way, and each has its own set here: a replica whose sync is unanswered is
- * dropped when the answer comes (`dropAfterSync`, see replica_sync.ts), and
- * one that this node's waiting operations still need is dropped once the key
- * is idle (`dropWhenIdle`). The keeper owns these sets because it alone
+ * A replica leaves by `dropReplicas`, when the node's intent for it ended:
+ * its last delta goes to the owner in a `ReplicaDrop`, an operation of this
+ * node (ordered like any other) that the owner adds like a push and that
+ * also ends the node's intent there; an unchanged replica sends `IntentEnd`.
+ * Two waits can stand in the way, and each has its own set here: a replica
+ * whose sync is unanswered is dropped when the answer comes (`dropAfterSync`,
+ * see replica_sync.ts), and one that this node's waiting operations still
+ * need is dropped once the key is idle (`dropWhenIdle`); either is kept if
+ * the intent came back meanwhile. The keeper owns these sets because it alone
  * decides, when a wait ends, whether the replica is still unwanted. Bases and
  * sync rounds themselves live in actors/replicas.ts and replica_sync.ts.
  */
@@ -24,7 +27,7 @@ import { Batch } from "./batch.ts"
 import { type Frame, FrameType, MalformedFrame } from "./codec.ts"
 import type { OpEntry } from "./deferred.ts"
 import type { Directory } from "./directory.ts"
-import type { IntentHost, IntentScheduler } from "./intents.ts"
+import type { IntentScheduler } from "./intents.ts"
 import type { Policy } from "./policy.ts"
 import type { NodeStats } from "./stats.ts"
 
@@ -40,14 +43,16 @@ export interface ReplicaHost {
   /** The warm-up's access counts; the keeper ends the warm-up. */
   accessCounts: Uint32Array | undefined
   readonly lengthOf: (key: number) => number
-  /** Acquires keys whose intent came back while their replica was being dropped. */
-  readonly placement: IntentHost
   openOp(remaining: number, out: Float32Array | undefined): { id: number; done: Promise<void> }
   submit(entry: OpEntry): void
   /** Resolve the localize waits on `key`, which became local. */
   wake(key: number): void
   /** Replay the requests parked while keys were expected. */
   replayParked(): void
+  /** Add `key` to the node's next keys-only request towards its owner. */
+  towardsOwner(key: number): void
+  /** Send the keys gathered by `towardsOwner` as `type` requests. */
+  sendTowardsOwners(type: number): void
 }
 
 const NO_VALUES = new Float32Array(0)
@@ -139,18 +144,17 @@ export class ReplicaKeeper {
   /** A replica's sync was answered (replica_sync.ts): a drop that waited for it goes ahead. */
   onSyncAnswered(key: number): void {
     if (!this.dropAfterSync.delete(key)) return
-    this.dropReplicas([key])
     // Intent for the key came back while the drop waited for this answer:
-    // the owner was told it ended, so ask again (acquire skipped the key
-    // then, as it was still a replica here).
-    if (this.node.intents.interest[key] > 0) this.node.placement.acquire([key])
+    // keep the replica (the owner still counts this node as a holder, as it
+    // hears that an intent ended only from the drop itself).
+    if (this.node.intents.interest[key] === 0) this.dropReplicas([key])
   }
 
   /**
-   * Drop the replicas among `keys`: each sends its last delta to the owner as
-   * a push (ordered like any operation of this node, so a later pull here
-   * sees it), and frees its slot. A replica whose sync is unanswered is
-   * dropped when the answer comes.
+   * Drop the replicas among `keys`: each sends its last delta to the owner in
+   * a `ReplicaDrop` (an operation of this node, so a later pull here sees
+   * it), or an `IntentEnd` if unchanged, and frees its slot. A replica whose
+   * sync is unanswered is dropped when the answer comes.
    */
   dropReplicas(keys: ArrayLike<number>): void {
     const node = this.node
@@ -177,18 +181,26 @@ export class ReplicaKeeper {
       if (node.replicas.takeDelta(key, slab, this.delta)) {
         drops.add(key, 0, 0)
         drops.addValues(this.delta, 0, slab.table.length)
-      }
+      } else node.towardsOwner(key)
       node.replicas.remove(key)
       node.store.transition(key, KeyEvent.DropReplica)
       node.stats.replicasDropped++
     }
+    node.sendTowardsOwners(FrameType.IntentEnd)
     if (drops.count === 0) return
     const { keys: dropped, a, values } = drops.snapshot()
     drops.reset()
     const op = node.openOp(dropped.length, undefined)
     op.done.catch(() => {})
     // The workers' accesses were counted when they pushed to the replica.
-    node.submit({ type: FrameType.Push, opId: op.id, keys: dropped, a, values, internal: true })
+    node.submit({
+      type: FrameType.ReplicaDrop,
+      opId: op.id,
+      keys: dropped,
+      a,
+      values,
+      internal: true,
+    })
   }
 
   /**

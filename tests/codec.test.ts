@@ -135,6 +135,7 @@ describe("codec round trip", () => {
     assert.deepEqual(frameColumns(FrameType.Pull), { a: true, b: false, values: false })
     assert.deepEqual(frameColumns(FrameType.PullReply), { a: true, b: true, values: true })
     assert.deepEqual(frameColumns(FrameType.Push), { a: false, b: false, values: true })
+    assert.deepEqual(frameColumns(FrameType.ReplicaDrop), { a: false, b: false, values: true })
     assert.deepEqual(frameColumns(FrameType.BarrierRelease), { a: false, b: false, values: false })
     assert.throws(() => frameColumns(0), /unknown frame type 0/)
   })
@@ -181,7 +182,7 @@ describe("decodeFrame rejects malformed frames", () => {
   })
 
   it("rejects unknown frame types", () => {
-    for (const type of [0, 23, 200, 255]) {
+    for (const type of [0, 24, 200, 255]) {
       const bytes = sample(FrameType.Localize)
       bytes[2] = type
       assertMalformed(bytes, new RegExp(`unknown frame type ${type}`))

@@ -127,6 +127,17 @@ describe("negative controls: the properties catch a broken protocol", () => {
     assert.equal(result.failed, true, "dropping requests parked for intents went unnoticed")
   })
 
+  it("catches a dropped replica whose last delta never reaches the owner", async () => {
+    const result = await fc.check(
+      fc.asyncProperty(
+        workloadArbitrary({ intentWeight: 5 }),
+        (w) => runWorkload(w, { policy: "adaptive", faults: { loseReplicaDropDeltas: true } }),
+      ),
+      { seed, numRuns: 300, endOnFailure: true },
+    )
+    assert.equal(result.failed, true, "a lost replica-drop delta went unnoticed")
+  })
+
   it("catches a sync delta applied twice at the owner", async () => {
     for (const policy of ["nups", "full-replication", "adaptive"] as const) {
       const result = await fc.check(

@@ -281,32 +281,44 @@ async function runTiming(ahead: number) {
   }
 }
 
+/** Two nodes on a manual memory network under a TestClock (no sync round runs unless started). */
+async function manualPair() {
+  const network = new MemoryNetwork({ nodes: 2, seed: 3, manual: true })
+  const clockScope = await Effect.runPromise(Scope.make())
+  const clock = await Effect.runPromise(
+    TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(clockScope)),
+  )
+  const cluster = await Cluster.local({
+    nodes: 2,
+    tables: [{ name: "t", keys: 4, length: 2 }],
+  }, { network, clock })
+  const drain = async () => {
+    for (let i = 0; i < 20; i++) {
+      while (network.step()) { /* deliver everything */ }
+      await turn()
+      if (network.pending === 0) break
+    }
+  }
+  const close = async () => {
+    await cluster.close()
+    await Effect.runPromise(Scope.close(clockScope, Exit.void))
+  }
+  return { cluster, drain, close }
+}
+
 describe("intent that returns while its replica is being dropped", () => {
-  it("asks for the key again once the drop, deferred for a sync answer, happens", async () => {
+  it("keeps the replica when intent comes back before a drop deferred for a sync answer", async () => {
     // A regression seen in the MF example on two processes: a replica whose
     // intent ended while its sync was unanswered was dropped at the answer
-    // even though a new intent had begun meanwhile (acquire skipped the key,
-    // still a replica then), so every access of that intent went remote.
-    const network = new MemoryNetwork({ nodes: 2, seed: 3, manual: true })
-    const clockScope = await Effect.runPromise(Scope.make())
-    const clock = await Effect.runPromise(
-      TestClock.make({ warningDelay: "1 hour" }).pipe(Scope.provide(clockScope)),
-    )
-    const cluster = await Cluster.local({
-      nodes: 2,
-      tables: [{ name: "t", keys: 4, length: 2 }],
-    }, { network, clock })
-    const drain = async () => {
-      for (let i = 0; i < 20; i++) {
-        while (network.step()) { /* deliver everything */ }
-        await turn()
-        if (network.pending === 0) break
-      }
-    }
+    // even though a new intent had begun meanwhile, so every access of that
+    // intent went remote. The owner hears that an intent ended only from the
+    // drop, so a replica whose drop never happened is still its holder.
+    const { cluster, drain, close } = await manualPair()
     try {
       const key = 1 // Home and owner: node 1.
       const [w0, w1] = cluster.localNodes.map((n) => n.worker())
       const node0 = cluster.node(0).runtime
+      const node1 = cluster.node(1).runtime
       w1.intent([key], 0, 1000) // The owner wants it too, so node 0 gets a replica.
       w0.intent([key], 1, 3)
       await drain()
@@ -322,18 +334,51 @@ describe("intent that returns while its replica is being dropped", () => {
       assert.equal(node0.intents.interest[key], 1)
       assert.equal(node0.store.state[key], KeyState.Replica, "the drop waits for the answer")
       await drain()
-      const s = node0.store.state[key]
-      assert.ok(
-        s === KeyState.Replica || s === KeyState.Owner,
-        `key ${key} is ${s} on node 0, which has intent for it`,
-      )
+      assert.equal(node0.store.state[key], KeyState.Replica, "the replica is kept")
+      assert.equal(node1.placement.holders.countExcept(key, 1), 1, "node 0 is still a holder")
       assert.ok(w0.tryPull([key], new Float32Array(2)), "the access is local")
       const values = new Float32Array(2)
       assert.ok(w1.tryPull([key], values), "node 1 still owns the key")
       assert.deepEqual(Array.from(values), [1, 1], "the push reached the owner")
     } finally {
-      await cluster.close()
-      await Effect.runPromise(Scope.close(clockScope, Exit.void))
+      await close()
     }
   })
+})
+
+describe("a replica dropped when its intent ends", () => {
+  for (const changed of [true, false]) {
+    it(`sends one frame: ${changed ? "its last delta with the end (ReplicaDrop)" : "IntentEnd"}`, async () => {
+      const { cluster, drain, close } = await manualPair()
+      try {
+        const key = 1 // Owned by node 1, which keeps intent, so node 0 gets a replica.
+        const [w0, w1] = cluster.localNodes.map((n) => n.worker())
+        const node0 = cluster.node(0).runtime
+        const node1 = cluster.node(1).runtime
+        w1.intent([key], 0, 1000)
+        w0.intent([key], 1, 2)
+        await drain()
+        assert.equal(node0.store.state[key], KeyState.Replica)
+        assert.equal(node1.placement.holders.countExcept(key, 1), 1)
+        if (changed) w0.push([key], new Float32Array([2, 3]))
+        const sent0 = node0.stats.framesSent
+        const sent1 = node1.stats.framesSent
+        w0.advanceClock()
+        w0.advanceClock() // Clock 2: the intent [1, 2) has ended.
+        assert.equal(node0.store.state[key], KeyState.Absent, "dropped")
+        await drain()
+        assert.equal(node0.stats.framesSent - sent0, 1, "one frame tells the owner")
+        assert.equal(node1.stats.framesSent - sent1, changed ? 1 : 0, "an Ack only for a delta")
+        assert.equal(node1.placement.holders.countExcept(key, 1), 0, "node 0 is no holder")
+        const values = new Float32Array(2)
+        assert.ok(w1.tryPull([key], values))
+        assert.deepEqual(Array.from(values), changed ? [2, 3] : [0, 0])
+        assert.equal(node0.quiet, true, "the drop's operation is answered")
+        node0.checkIntegrity()
+        node1.checkIntegrity()
+      } finally {
+        await close()
+      }
+    })
+  }
 })
