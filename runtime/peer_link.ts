@@ -12,14 +12,16 @@
  * so the limit must be ours).
  *
  * Frames sent to the peer in one turn of the event loop leave as one binary
- * message: `sendFrame` gathers them and a `setImmediate` callback, which runs
- * once the turn's I/O callbacks and their microtasks are done, writes them
- * out together (up to `COALESCE_BYTES_MAX`), so a node that answers a burst
- * of requests pays one socket write, not one per frame (measured on the MF
- * example over two processes under Bun: a write cost about 16 µs, and a node
- * sent some 20,000 frames a second). A microtask would end the gathering at
- * every `await` of the code that sends: in the policies benchmark a node
- * wrote 44 messages a step that way, and 5 with `setImmediate`. A binary
+ * message: `sendFrame` gathers them and a microtask at the end of the turn
+ * writes them out together (up to `COALESCE_BYTES_MAX`), so a node that
+ * answers a burst of requests pays one socket write, not one per frame
+ * (measured on the MF example over two processes under Bun: a write cost
+ * about 16 µs, and a node sent some 20,000 frames a second). Not
+ * `setImmediate`, which would gather across a turn's messages: a training
+ * loop resumed by a frame runs its compute in the same microtask checkpoint,
+ * and the replies that frame caused would wait for the loop's next real
+ * yield (MF on 2 processes under Bun fell from 2.29M to 1.09M points/s; the
+ * policies benchmark, whose workers do no compute, gained 15%). A binary
  * message is a sequence of frames, each after its byte length (u32, little
  * endian); `splitMessage` takes it apart and is the one place that reads it.
  * Frames are opaque bytes here (the endpoint's `checkFrame` judges them). A
@@ -29,7 +31,6 @@
  * the endpoint's clock (`now`), and runs the heartbeat and the silence check
  * when the endpoint's heartbeat fiber ticks (`heartbeats.ts`).
  */
-import { setImmediate } from "node:timers"
 
 /** The part of a `ws` socket (npm `ws` in Deno, Bun's built-in one in Bun) that roam uses. */
 export interface WsSocket {
@@ -171,13 +172,13 @@ export class PeerLink {
 
   /**
    * Send a frame with the others of this turn: they leave together, as one
-   * message, once the turn's callbacks are done (the module note).
+   * message, when the turn ends (the module note).
    */
   sendFrame(frame: Uint8Array): void {
     if (this.state === "closed") return
     const bytes = LENGTH_BYTES + frame.byteLength
     if (this.gatheredBytes + bytes > this.gatherLimit) this.flushGathered()
-    if (this.gathered.length === 0) setImmediate(this.flushGathered)
+    if (this.gathered.length === 0) queueMicrotask(this.flushGathered)
     this.gathered.push(frame)
     this.gatheredBytes += bytes
   }
