@@ -158,6 +158,17 @@ export function copyFloats(
   for (let j = 0; j < length; j++) to[toAt + j] = from[fromAt + j]
 }
 
+/** Add `length` floats of `from[fromAt ..]` to `to[toAt ..]`: one key's delta, as `copyFloats` copies. */
+export function addFloats(
+  to: Float32Array,
+  toAt: number,
+  from: Float32Array,
+  fromAt: number,
+  length: number,
+): void {
+  for (let j = 0; j < length; j++) to[toAt + j] += from[fromAt + j]
+}
+
 /** Does a key in this state hold a value (a slot) on this node? */
 export function holdsValue(state: number): boolean {
   return state === KeyState.Owner || state === KeyState.HandingOver || state === KeyState.Replica

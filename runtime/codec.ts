@@ -119,6 +119,13 @@ export function frameColumns(type: number): { a: boolean; b: boolean; values: bo
   return { a: layout[0], b: layout[1], values: layout[2] }
 }
 
+/** Does a frame of `type` carry one value per key (a push, a set, a sync, a drop, a reply)? */
+export function carriesValues(type: number): boolean {
+  const layout = LAYOUT[type]
+  if (!layout) throw new Error(`unknown frame type ${type}`)
+  return layout[2]
+}
+
 export const frameTypeName = (type: number): string =>
   Object.entries(FrameType).find(([, v]) => v === type)?.[0] ?? `unknown(${type})`
 

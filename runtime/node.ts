@@ -36,10 +36,11 @@ import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
 import { INVALID, KeyEvent, KeyState, keyStateNames, nextState } from "../actors/lifecycle.ts"
 import { Replicas } from "../actors/replicas.ts"
-import { copyFloats, servesLocally, Store } from "../actors/store.ts"
+import { addFloats, copyFloats, servesLocally, Store } from "../actors/store.ts"
 import { Batch, Outbox, sendBatch } from "./batch.ts"
 import { Barrier } from "./barrier.ts"
 import {
+  carriesValues,
   checkFrame,
   decodeFrame,
   encodeFrame,
@@ -297,6 +298,7 @@ export class NodeRuntime {
     const op = this.ops.get(opId)
     assert(op !== undefined, () => `operation ${opId} is not open`)
     const state = this.store.state
+    const withValues = carriesValues(type)
     let applied = 0
     let valueAt = 0
     this.parkBatch.reset()
@@ -318,7 +320,7 @@ export class NodeRuntime {
           this.directory.nextHop(key, 0, this.config.forwardHopsMax),
         )
         batch.add(key, a[i], 0)
-        if (carriesValues(type)) batch.addValues(values, valueAt, length)
+        if (withValues) batch.addValues(values, valueAt, length)
       }
       valueAt += length
     }
@@ -370,7 +372,7 @@ export class NodeRuntime {
       return
     }
     if (type === FrameType.Set) copyFloats(data, offset, values, valueAt, length)
-    else for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
+    else addFloats(data, offset, values, valueAt, length)
     this.store.versions[key]++
   }
 
@@ -588,6 +590,7 @@ export class NodeRuntime {
     const { type, origin, id, hops, keys, a, values } = request
     const state = this.store.state
     const reply = this.replies.to(origin)
+    const withValues = carriesValues(type)
     let valueAt = 0
     this.parkBatch.reset()
     for (let i = 0; i < keys.length; i++) {
@@ -600,13 +603,13 @@ export class NodeRuntime {
         this.serveKey(type, origin, key, a[i], values, valueAt, reply, hops > 0)
       } else if (s === KeyState.Expected) {
         this.parkBatch.add(key, a[i], 0)
-        if (carriesValues(type)) this.parkBatch.addValues(values, valueAt, length)
+        if (withValues) this.parkBatch.addValues(values, valueAt, length)
       } else {
         const batch = this.forwards.to(
           this.directory.nextHop(key, hops, this.config.forwardHopsMax),
         )
         batch.add(key, a[i], 0)
-        if (carriesValues(type)) batch.addValues(values, valueAt, length)
+        if (withValues) batch.addValues(values, valueAt, length)
         this.stats.forwards++
       }
       valueAt += length
@@ -663,9 +666,7 @@ export class NodeRuntime {
         // falls through
       case FrameType.Push: {
         const times = forwarded && this.faults.duplicateForwardedPushes ? 2 : 1
-        for (let t = 0; t < times; t++) {
-          for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
-        }
+        for (let t = 0; t < times; t++) addFloats(data, offset, values, valueAt, length)
         versions[key]++
         reply.add(key, 0, epoch)
         break
@@ -678,9 +679,7 @@ export class NodeRuntime {
       case FrameType.Sync: {
         // A replica's delta: added exactly once, answered with the new value.
         const times = this.faults.duplicateSyncDeltas ? 2 : 1
-        for (let t = 0; t < times; t++) {
-          for (let j = 0; j < length; j++) data[offset + j] += values[valueAt + j]
-        }
+        for (let t = 0; t < times; t++) addFloats(data, offset, values, valueAt, length)
         versions[key]++
         this.stats.syncKeysMerged++
         reply.add(key, versions[key], epoch)
@@ -1035,13 +1034,6 @@ export class NodeRuntime {
 }
 
 const NO_KEYS = new Uint32Array(0)
-
-/** Request types whose frames carry one value per key. */
-function carriesValues(type: number): boolean {
-  // Intent, IntentEnd, Localize, Pull and ReplicaJoin carry keys only.
-  return type === FrameType.Push || type === FrameType.Set || type === FrameType.Sync ||
-    type === FrameType.ReplicaDrop
-}
 
 /** The answer to each request type. */
 const REPLY_TYPE: Record<number, number> = {
