@@ -33,7 +33,7 @@ export const STEPS = { quick: 60, full: 400 } as const
 const DELTA_SETS = 4
 /** Sizes of the hot set `nups` replicates: the top-k keys of the Zipf ranking. */
 export const HOT_SIZES = [100, 1_000, 10_000] as const
-/** Batches ahead that a worker localizes (or will signal intent for). */
+/** Batches ahead that a worker localizes (or will signal intent for), unless `--ahead` says. */
 export const AHEAD = 2
 export const SEED = 20_251_124
 
@@ -65,11 +65,12 @@ const hotKeys = (ranking: Uint32Array, k: number): number[] => Array.from(rankin
  * The setups, baseline first: the hand-placed ones (lapse and nups localize
  * ahead, nups with hot sets of several sizes), then the intent-driven ones
  * (adaptive, untuned, and its two ablations), which signal each batch's keys
- * `AHEAD` clocks before use.
+ * `ahead` clocks before use. Every setup sees the same `ahead`: it is the
+ * workload's (how far its loader sees), not a policy's setting.
  */
-export function setups(ranking: Uint32Array): Setup[] {
-  const localize: Signal = { kind: "localize", ahead: AHEAD }
-  const intent: Signal = { kind: "intent", ahead: AHEAD }
+export function setups(ranking: Uint32Array, ahead = AHEAD): Setup[] {
+  const localize: Signal = { kind: "localize", ahead }
+  const intent: Signal = { kind: "intent", ahead }
   return [
     { label: "static", policy: "static", signal: { kind: "none" } },
     { label: "lapse", policy: "lapse", signal: localize },
@@ -304,7 +305,7 @@ function checkExact(
 
 /**
  * The entry of one node's process in process mode, run by `_train_child.ts`
- * under the launcher: `--setup LABEL --nodes N --steps S --json FILE`. It
+ * under the launcher: `--setup LABEL --nodes N --steps S --ahead A --json FILE`. It
  * builds the whole workload, runs its node's share and writes its
  * `NodeResult`; the runner combines the nodes.
  */
@@ -316,16 +317,23 @@ export async function main(args: readonly string[]): Promise<void> {
       setup: { type: "string" },
       nodes: { type: "string" },
       steps: { type: "string" },
+      ahead: { type: "string", default: String(AHEAD) },
       json: { type: "string" },
     },
   })
   const nodes = Number(values.nodes)
   const steps = Number(values.steps)
-  if (!Number.isInteger(nodes) || !Number.isInteger(steps) || values.json === undefined) {
-    throw new Error("usage: _policies_runs.ts --setup LABEL --nodes N --steps S --json FILE")
+  const ahead = Number(values.ahead)
+  if (
+    !Number.isInteger(nodes) || !Number.isInteger(steps) || !Number.isInteger(ahead) ||
+    values.json === undefined
+  ) {
+    throw new Error(
+      "usage: _policies_runs.ts --setup LABEL --nodes N --steps S --ahead A --json FILE",
+    )
   }
   const load = makeWorkload(nodes, steps)
-  const setup = setups(load.ranking).find((s) => s.label === values.setup)
+  const setup = setups(load.ranking, ahead).find((s) => s.label === values.setup)
   if (setup === undefined) throw new Error(`policies: no setup '${values.setup}'`)
   const result = await runSetup(setup, load)
   writeFileSync(values.json, JSON.stringify(result) + "\n")

@@ -63,6 +63,11 @@ export interface TrainRun {
   readonly error?: string
   readonly final?: RunFinal
   readonly epochs?: readonly EpochPoint[]
+  /**
+   * With `--repeat`: the points/s of every repetition that finished, in run
+   * order; this record is the median one (`medianRuns`).
+   */
+  readonly repetitions?: readonly number[]
 }
 
 export interface TrainReport {
@@ -129,6 +134,34 @@ export function combineNodes(nodes: readonly RunSummary[]): {
       dataPointsPerSecond: seconds > 0 ? points / seconds : 0,
     },
   }
+}
+
+/**
+ * One record per configuration (task, policy, mode, nodes) from repeated
+ * runs: the finished run of median points/s (the lower middle of an even
+ * count), carrying every finished repetition's rate, or the last attempt when
+ * none finished. Order follows each configuration's first run. On a noisy
+ * 2-core machine a single run of a few seconds swings by a quarter, so the
+ * goal ratios are taken between medians.
+ */
+export function medianRuns(runs: readonly TrainRun[]): TrainRun[] {
+  const groups = new Map<string, TrainRun[]>()
+  for (const run of runs) {
+    const key = `${run.task}|${run.policy}|${run.mode}|${run.nodes}`
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [run])
+    else group.push(run)
+  }
+  return [...groups.values()].map((group) => {
+    const finished = group.filter((r) => r.status === "ok" && r.final !== undefined)
+    if (finished.length === 0) return group[group.length - 1]
+    const rates = finished.map((r) => r.final!.dataPointsPerSecond)
+    const sorted = [...finished].sort((a, b) =>
+      a.final!.dataPointsPerSecond - b.final!.dataPointsPerSecond
+    )
+    const median = sorted[(sorted.length - 1) >> 1]
+    return group.length === 1 ? median : { ...median, repetitions: rates }
+  })
 }
 
 /** The run of `task` matching the rest, if it finished. */
@@ -227,7 +260,11 @@ function cell(run: TrainRun | undefined): string {
   if (run === undefined) return "-"
   if (run.status !== "ok" || run.final === undefined) return run.status
   const local = run.mode === "plain" ? "" : ` ${(run.final.localShare * 100).toFixed(1)}%`
-  return `${formatRate(run.final.dataPointsPerSecond)}${local}`
+  const reps = run.repetitions
+  const range = reps === undefined || reps.length < 2
+    ? ""
+    : ` (${formatRate(Math.min(...reps))}–${formatRate(Math.max(...reps))})`
+  return `${formatRate(run.final.dataPointsPerSecond)}${range}${local}`
 }
 
 /** Left-aligned first column, right-aligned others, two spaces apart. */

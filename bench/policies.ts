@@ -44,14 +44,18 @@
  * How a worker tells roam what it will need is part of each setup (`Signal`):
  * nothing (`static`, `full-replication`), Lapse's `localize` a few batches
  * ahead (latency hiding), or AdaPM's `intent` plus `advanceClock` (`adaptive`
- * and its ablations `replication-only` and `relocation-only`). Issue 4's goal
+ * and its ablations `replication-only` and `relocation-only`). How far ahead
+ * (`--ahead`, 2 batches by default) is the workload's, the same for every
+ * setup: how far its data loader sees. An intent-driven policy should only
+ * gain from a longer view (it acts when its window says, not when told),
+ * while `localize` moves a key as soon as it is called. Issue 4's goal
  * is printed under each table: untuned `adaptive` matches or beats the best
  * `nups` setting on local share and wall time, and beats `static` by at least
  * 10x in wall time. The local share and the per-1M figures divide by the key
  * accesses roam counted; a note follows the table for every setup where
  * that count is not the number of keys the workers pulled and pushed.
  *
- *   deno run -A bench/policies.ts [--mode local|process|both] [--nodes N]
+ *   deno run -A bench/policies.ts [--mode local|process|both] [--nodes N] [--ahead A]
  *     [--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick]
  *   bun bench/policies.ts [same flags]
  */
@@ -95,7 +99,7 @@ import {
 declare const Bun: { readonly version: string } | undefined
 
 const USAGE = "usage: bench/policies.ts [--mode local|process|both] [--nodes N] " +
-  "[--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick]"
+  "[--ahead A] [--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick]"
 
 type Mode = "local" | "process"
 
@@ -106,6 +110,8 @@ interface Plan {
   readonly runtime: Runtime
   readonly quick: boolean
   readonly steps: number
+  /** Batches ahead that workers localize or signal intent for (the workload's lookahead). */
+  readonly ahead: number
   /** Timed repetitions of every setup (odd, for a median). */
   readonly repetitions: number
   /** Per process-mode run, from spawning to the last exit. */
@@ -123,6 +129,7 @@ function parsePlan(argv: readonly string[]): Plan {
     options: {
       mode: { type: "string", default: "local" },
       nodes: { type: "string", default: "4" },
+      ahead: { type: "string", default: String(AHEAD) },
       runtime: { type: "string", default: thisRuntime() },
       "timeout-s": { type: "string" },
       json: { type: "string" },
@@ -137,6 +144,10 @@ function parsePlan(argv: readonly string[]): Plan {
   if (!Number.isInteger(nodes) || nodes < 2 || nodes > 64) {
     throw new RangeError(`--nodes must be an integer in [2, 64]\n${USAGE}`)
   }
+  const ahead = Number(v.ahead)
+  if (!Number.isInteger(ahead) || ahead < 1 || ahead > 1000) {
+    throw new RangeError(`--ahead must be an integer in [1, 1000]\n${USAGE}`)
+  }
   if (v.runtime !== "deno" && v.runtime !== "bun") {
     throw new RangeError(`--runtime: unknown ${v.runtime}\n${USAGE}`)
   }
@@ -149,6 +160,7 @@ function parsePlan(argv: readonly string[]): Plan {
     runtime: v.runtime,
     quick,
     steps: quick ? STEPS.quick : STEPS.full,
+    ahead,
     repetitions: quick ? 3 : 5,
     timeoutMs: timeoutS * 1000,
     json: v.json,
@@ -199,7 +211,10 @@ async function runProcesses(plan: Plan, all: readonly Setup[]): Promise<Run[][]>
   let done = 0
   const once = async (setup: Setup, repetition: number): Promise<Run> => {
     const template = join(dir, `${setup.label.replace(/\W+/g, "-")}-${repetition}-node{node}.json`)
-    const args = ["--setup", setup.label, "--nodes", `${plan.nodes}`, "--steps", `${plan.steps}`]
+    const args = [
+      ...["--setup", setup.label, "--nodes", `${plan.nodes}`, "--steps", `${plan.steps}`],
+      ...["--ahead", `${plan.ahead}`],
+    ]
     const launched = await runForJson<NodeResult>({
       task: child,
       args: [nodeTask, template, ...args],
@@ -276,7 +291,7 @@ async function main(): Promise<void> {
     `roam policies: ${runtime} ${version}${plan.quick ? " (--quick)" : ""}; ` +
       `${plan.modes.join(" and ")} mode; ${plan.nodes} nodes × ${WORKERS_PER_NODE} workers, ` +
       `${KEYS} keys × ${LENGTH} floats, Zipf(1.1); ${plan.steps} steps of ${BATCH_KEYS} keys ` +
-      `(pull + push) per worker; ${plan.repetitions} repetitions, order alternating.`,
+      `(pull + push) per worker, signalled ${plan.ahead} ahead; ${plan.repetitions} repetitions, order alternating.`,
   )
   console.log(
     `hot share of accesses: ${
@@ -285,7 +300,7 @@ async function main(): Promise<void> {
       "after waitSync.",
   )
   const load = makeWorkload(plan.nodes, plan.steps)
-  const all = setups(load.ranking)
+  const all = setups(load.ranking, plan.ahead)
   const reports: ModeReport[] = []
   for (const mode of plan.modes) {
     const runs = mode === "local" ? await runLocal(plan, load, all) : await runProcesses(plan, all)
@@ -320,7 +335,7 @@ async function main(): Promise<void> {
         steps: plan.steps,
         batchKeys: BATCH_KEYS,
         repetitions: plan.repetitions,
-        ahead: AHEAD,
+        ahead: plan.ahead,
         seed: SEED,
       },
       setups: all.map((s) => ({ label: s.label, signal: s.signal })),

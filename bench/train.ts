@@ -5,7 +5,10 @@
  *
  * Each task (matrix factorization, knowledge-graph embeddings, word vectors,
  * on their seeded synthetic generators with the papers' Zipf skew) runs once
- * per policy, node count and mode, each run a fresh process with a timeout
+ * per policy, node count and mode (`--repeat N`: N times, in alternating
+ * order, and the report keeps each configuration's median run, so that the
+ * goal ratios are not one noisy sample against another), each run a fresh
+ * process with a timeout
  * (`_train_runs.ts`): "local" starts every node in that process
  * (`Cluster.local` through the example's `main`), "process" one node per
  * process through the launcher, and the plain twin (`--plain`) once per
@@ -19,7 +22,7 @@
  *
  *   deno task bench:train [--quick] [--tasks mf,kge,word2vec] [--policies adaptive,static,...,plain]
  *     [--nodes 1,2,4] [--modes local,process] [--runtime deno|bun] [--out bench/out]
- *     [--epochs N] [--timeout-s S] [--seed N] [--mf rows,cols,nnz] [--kge entities,relations,triples]
+ *     [--repeat N] [--epochs N] [--timeout-s S] [--seed N] [--mf rows,cols,nnz] [--kge entities,relations,triples]
  *     [--word2vec topics,words,sentences]
  */
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -33,6 +36,7 @@ import { runOne, type RunSpec } from "./_train_runs.ts"
 import {
   formatRate,
   formatTaskTable,
+  medianRuns,
   type Mode,
   POLICIES,
   primaryMetric,
@@ -47,7 +51,7 @@ declare const Bun: { readonly version: string } | undefined
 
 const USAGE = `usage: bench/train.ts [--quick] [--tasks ${TASKS.join(",")}]
   [--policies ${[...POLICIES, "plain"].join(",")}] [--nodes 1,2,4] [--modes local,process]
-  [--runtime deno|bun] [--out bench/out] [--epochs N] [--timeout-s S] [--seed N]
+  [--runtime deno|bun] [--out bench/out] [--repeat N] [--epochs N] [--timeout-s S] [--seed N]
   [--mf rows,cols,nnz] [--kge entities,relations,triples] [--word2vec topics,words,sentences]`
 
 /** Per task: the synthetic size and model flags, quick and default. */
@@ -77,6 +81,8 @@ interface Plan {
   readonly out: string
   readonly quick: boolean
   readonly timeoutMs: number
+  /** Runs of every configuration; the report keeps the median (`medianRuns`). */
+  readonly repeat: number
   /** Example flags per task: data, model, epochs and seed. */
   readonly args: Record<Task, readonly string[]>
 }
@@ -111,6 +117,7 @@ export function parsePlan(argv: readonly string[]): Plan | undefined {
       runtime: { type: "string", default: thisRuntime() },
       out: { type: "string", default: "bench/out" },
       epochs: { type: "string" },
+      repeat: { type: "string", default: "1" },
       "timeout-s": { type: "string" },
       seed: { type: "string", default: "1" },
       mf: { type: "string" },
@@ -140,6 +147,7 @@ export function parsePlan(argv: readonly string[]): Plan | undefined {
     runtime,
     out: v.out!,
     quick,
+    repeat: positive(v.repeat!, "repeat"),
     timeoutMs: 1000 *
       (v["timeout-s"] === undefined ? (quick ? 30 : 600) : positive(v["timeout-s"], "timeout-s")),
     args,
@@ -206,23 +214,32 @@ async function main(argv: readonly string[]): Promise<void> {
     cores: cpus().length,
     started: new Date().toISOString(),
     quick: plan.quick,
+    repeat: plan.repeat,
     timeoutSeconds: plan.timeoutMs / 1000,
     args: Object.fromEntries(plan.tasks.map((t) => [t, plan.args[t].join(" ")])),
   }
   const specs = specsOf(plan)
+  const total = specs.length * plan.repeat
   console.log(
-    `roam training benchmark: ${specs.length} runs (${plan.tasks.join(", ")}; nodes ${
+    `roam training benchmark: ${total} runs (${plan.tasks.join(", ")}; nodes ${
       plan.nodes.join(",")
-    }; ${plan.modes.join(", ")}; ${plan.runtime}), timeout ${plan.timeoutMs / 1000} s each`,
+    }; ${plan.modes.join(", ")}; ${plan.runtime}${
+      plan.repeat > 1 ? `; ${plan.repeat} repetitions, medians reported` : ""
+    }), timeout ${plan.timeoutMs / 1000} s each`,
   )
-  const runs: TrainRun[] = []
+  const all: TrainRun[] = []
   const started = performance.now()
-  for (const [i, spec] of specs.entries()) {
-    const run = await runOne(spec)
-    runs.push(run)
-    console.log(`[${i + 1}/${specs.length}] ${describeRun(run)}`)
-    writeReport(plan, { meta, runs })
+  // Repetitions alternate direction, so a drift in the machine's speed over
+  // the benchmark falls on every configuration alike.
+  for (let r = 0; r < plan.repeat; r++) {
+    for (const spec of r % 2 === 0 ? specs : [...specs].reverse()) {
+      const run = await runOne(spec)
+      all.push(run)
+      console.log(`[${all.length}/${total}] ${describeRun(run)}`)
+      writeReport(plan, { meta, runs: medianRuns(all) })
+    }
   }
+  const runs = medianRuns(all)
   const minutes = (performance.now() - started) / 60_000
   writeReport(plan, { meta: { ...meta, minutes: +minutes.toFixed(2) }, runs })
   console.log("")

@@ -17,6 +17,7 @@ import {
   combineNodes,
   type EpochPoint,
   goalRatios,
+  medianRuns,
   type TrainReport,
   type TrainRun,
 } from "../bench/_train_results.ts"
@@ -148,6 +149,29 @@ describe("training benchmark report", () => {
     const table = html.slice(html.indexOf("<table"), html.indexOf("</table>") + 8)
     checkWellFormed(table)
     assert.equal((table.match(/<tr class="bad"/g) ?? []).length, 1)
+  })
+
+  it("keeps the median of repeated runs, with every finished repetition's rate", () => {
+    const failed: TrainRun = { ...run("adaptive", "process", 2, 0), status: "failed" }
+    delete (failed as { final?: unknown }).final
+    const all = [
+      run("adaptive", "process", 2, 3e6),
+      run("plain", "plain", 1, 2e6),
+      run("adaptive", "process", 2, 1e6),
+      failed,
+      run("adaptive", "process", 2, 2e6),
+      run("adaptive", "process", 2, 4e6),
+      { ...run("static", "process", 2, 0), status: "timed out" as const },
+    ]
+    const medians = medianRuns(all)
+    assert.deepEqual(medians.map((r) => r.policy), ["adaptive", "plain", "static"])
+    // Four finished: the lower middle (2M), not the mean (2.5M) nor the last.
+    assert.equal(medians[0].final?.dataPointsPerSecond, 2e6)
+    assert.deepEqual(medians[0].repetitions, [3e6, 1e6, 2e6, 4e6])
+    assert.equal(medians[1].repetitions, undefined, "a single run carries no repetitions")
+    assert.equal(medians[2].status, "timed out", "none finished: the last attempt")
+    const ratios = goalRatios([...medians, run("adaptive", "local", 1, 1e6)], "mf")
+    assert.equal(ratios[0].value, 2, "the goal ratio is taken between medians")
   })
 
   it("computes the goal ratios from the runs that exist", () => {
