@@ -16,7 +16,11 @@
  * Part 2 measures remote pull round trips through the memory transport (2
  * nodes, `static` policy, a worker on node 0 awaiting pulls of keys homed on
  * node 1, one at a time) against awaited pulls of keys local to node 0, with
- * the hardware-independent counts: frames and bytes per round trip.
+ * the hardware-independent counts: frames and bytes per round trip. Part 3
+ * measures relocation: under `lapse`, a worker on each of 2 nodes in turn
+ * localizes the same 10,000 keys, so every key moves at every call (hand-over,
+ * install, acknowledgement, the `localize` resolved), both ends in this
+ * thread; it prints the time per key moved and checks the values survive.
  *
  *   deno run -A bench/hot_path.ts [--json FILE] [--quick]
  *   bun bench/hot_path.ts [--json FILE] [--quick]
@@ -345,6 +349,61 @@ async function measureRemote(base: readonly Uint32Array[], batchKeys: number): P
   }
 }
 
+/** Keys of part 3's batch, which moves back and forth between 2 nodes. */
+const RELOCATION_KEYS = 10_000
+
+interface RelocationRow {
+  readonly batchKeys: number
+  /** Median over rounds of the time per key moved, both ends included. */
+  readonly nanosecondsPerKeyMove: number
+  readonly framesPerCall: number
+}
+
+/** Part 3: `lapse` relocations of one batch, node 0 ↔ node 1, timed per key moved. */
+async function measureRelocation(): Promise<RelocationRow> {
+  const length = HEADLINE_LENGTH
+  const cluster = await Cluster.local({
+    nodes: 2,
+    tables: [{ name: "t", keys: KEYS, length, init: fillValue }],
+    policy: "lapse",
+  })
+  try {
+    const workers = [cluster.node(0).worker(), cluster.node(1).worker()]
+    // Every other key from 1: homed on node 1, so the first call moves them all too.
+    const keys = Uint32Array.from({ length: RELOCATION_KEYS }, (_, i) => 2 * i + 1)
+    let calls = 0
+    const move = async (rounds: number) => {
+      for (let r = 0; r < rounds; r++, calls++) await workers[calls & 1].localize(keys)
+    }
+    await move(2)
+    const out = new Float32Array(keys.length * length)
+    check(workers[calls & 1 ^ 1].tryPull(keys, out), "relocated keys are not local")
+    const expected = new Float32Array(keys.length * length)
+    keys.forEach((key, i) => fillValue(key, expected.subarray(i * length, (i + 1) * length)))
+    check(expected.every((v, j) => v === out[j]), "a relocation changed a value")
+    const t0 = performance.now()
+    do await move(2)
+    while (performance.now() - t0 < WARMUP_MS)
+    const perKey: number[] = []
+    const before = cluster.stats().total.framesSent
+    const callsBefore = calls
+    for (let r = 0; r < ROUNDS; r++) {
+      const start = performance.now()
+      await move(2)
+      perKey.push((performance.now() - start) * 1e6 / (2 * keys.length))
+    }
+    const moved = cluster.stats().total.relocationsIn
+    check(moved === calls * keys.length, `${moved} keys moved in ${calls} calls`)
+    return {
+      batchKeys: keys.length,
+      nanosecondsPerKeyMove: median(perKey),
+      framesPerCall: (cluster.stats().total.framesSent - before) / (calls - callsBefore),
+    }
+  } finally {
+    await cluster.close()
+  }
+}
+
 // ------------------------------------------------------------------ report
 
 function runtimeInfo(): { runtime: "deno" | "bun"; version: string } {
@@ -424,6 +483,13 @@ async function main(): Promise<void> {
     await measureRemote(patterns.zipf, 1000),
   ]
   printRemote(remoteRows)
+  console.log(`\n3. Relocation over the memory transport (2 nodes, lapse, L=${HEADLINE_LENGTH})`)
+  const relocation = await measureRelocation()
+  console.log(
+    `${relocation.batchKeys} keys localized by each node in turn: ` +
+      `${fmt(relocation.nanosecondsPerKeyMove, 0)} ns per key moved (both ends), ` +
+      `${fmt(relocation.framesPerCall, 1)} frames per call`,
+  )
   const headline = (op: Row["op"]) =>
     rows.find((r) => r.length === HEADLINE_LENGTH && r.op === op && r.pattern === "zipf")!.ratio
   const tryPullVsRaw = headline("tryPull")
@@ -444,6 +510,7 @@ async function main(): Promise<void> {
       pushVsRaw,
       rows,
       remote: { nodes: 2, policy: "static", length: HEADLINE_LENGTH, rows: remoteRows },
+      relocation: { nodes: 2, policy: "lapse", length: HEADLINE_LENGTH, ...relocation },
     }
     await mkdir(dirname(flags.json), { recursive: true })
     await writeFile(flags.json, JSON.stringify(report, null, 2) + "\n")
