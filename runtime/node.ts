@@ -60,6 +60,7 @@ import { ReplicaKeeper } from "./replica_keeper.ts"
 import { ReplicaSync } from "./replica_sync.ts"
 import { IntentScheduler } from "./intents.ts"
 import { IntentPlacement } from "./intent_placement.ts"
+import { type LocalizeWait, LocalizeWaits } from "./localize_waits.ts"
 import type { Endpoint } from "./transport.ts"
 import { newNodeStats, type NodeStats } from "./stats.ts"
 
@@ -83,12 +84,6 @@ interface Parked {
   readonly keys: Uint32Array
   readonly a: Uint32Array
   readonly values: Float32Array
-}
-
-interface LocalizeWait {
-  remaining: number
-  readonly resolve: () => void
-  readonly reject: (error: unknown) => void
 }
 
 /** A `waitSync` of this node: the peers yet to answer it. */
@@ -167,7 +162,7 @@ export class NodeRuntime {
   private nextOpId = 1
   private parked: Parked[] = []
   private parkedKeys = 0
-  private readonly localizeWaits = new Map<number, LocalizeWait[]>()
+  private readonly localizeWaits: LocalizeWaits
   /** Keys a worker localized while this node was still handing them over. */
   private readonly localizeAfterAck = new Set<number>()
   private pendingLocalizes = 0
@@ -203,6 +198,7 @@ export class NodeRuntime {
     this.directory = new Directory(id, nodes, space.keys)
     this.store = new Store(space, space.tables.map((t) => Math.ceil(t.keys / nodes)))
     this.inflight = new Int32Array(space.keys)
+    this.localizeWaits = new LocalizeWaits(space.keys)
     this.busy = this.store.busy
     this.deferred = new Deferred(this.store, this.inflight, options.config.deferredOpsMax)
     this.replies = new Outbox(nodes, options.config.frameKeysMax)
@@ -398,6 +394,7 @@ export class NodeRuntime {
     const done = new Promise<void>((resolve, reject) => {
       wait = { remaining: 0, resolve, reject }
     })
+    let call = -1
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
       const s = state[key]
@@ -410,11 +407,8 @@ export class NodeRuntime {
         // that acknowledgement; ask once it has come (see onHandOverAck).
         this.localizeAfterAck.add(key)
       }
-      let waits = this.localizeWaits.get(key)
-      if (!waits) this.localizeWaits.set(key, waits = [])
-      if (waits.includes(wait)) continue
-      waits.push(wait)
-      wait.remaining++
+      if (call < 0) call = this.localizeWaits.open(wait)
+      this.localizeWaits.add(call, key)
     }
     this.sendTowardsOwners(FrameType.Localize)
     if (wait.remaining === 0) wait.resolve()
@@ -852,10 +846,7 @@ export class NodeRuntime {
 
   /** Resolve the localize waits on `key`, which became local here. */
   wake(key: number): void {
-    const waits = this.localizeWaits.get(key)
-    if (!waits) return
-    this.localizeWaits.delete(key)
-    for (const wait of waits) if (--wait.remaining === 0) wait.resolve()
+    this.localizeWaits.wake(key)
   }
 
   /** The old owner frees handed-over keys once the new owner has them. */
@@ -991,8 +982,7 @@ export class NodeRuntime {
   private failPending(error: Error): void {
     for (const op of this.ops.values()) op.reject(error)
     this.ops.clear()
-    for (const waits of this.localizeWaits.values()) for (const w of waits) w.reject(error)
-    this.localizeWaits.clear()
+    this.localizeWaits.rejectAll(error)
     this.sync.fail(error)
     for (const wait of this.syncWaits.values()) wait.reject(error)
     this.syncWaits.clear()
