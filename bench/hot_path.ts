@@ -293,13 +293,22 @@ async function pullRate(
   return { pulls: n, perSecond: n / ((t - t0) / 1000) }
 }
 
+/** Parts 2 and 3: two nodes in this process, one table of `HEADLINE_LENGTH` floats. */
+function twoNodes(policy: "static" | "lapse") {
+  const tables = [{ name: "t", keys: KEYS, length: HEADLINE_LENGTH, init: fillValue }]
+  return Cluster.local({ nodes: 2, tables, policy })
+}
+
+/** The initial values of `keys`, concatenated: what a pull of them must return. */
+function initialValues(keys: Uint32Array, length: number): Float32Array {
+  const values = new Float32Array(keys.length * length)
+  keys.forEach((key, i) => fillValue(key, values.subarray(i * length, (i + 1) * length)))
+  return values
+}
+
 async function measureRemote(base: readonly Uint32Array[], batchKeys: number): Promise<RemoteRow> {
   const length = HEADLINE_LENGTH
-  const cluster = await Cluster.local({
-    nodes: 2,
-    tables: [{ name: "t", keys: KEYS, length, init: fillValue }],
-    policy: "static",
-  })
+  const cluster = await twoNodes("static")
   try {
     const worker = cluster.node(0).worker()
     const remote = withParity(base, true, batchKeys) // homed on node 1
@@ -307,8 +316,7 @@ async function measureRemote(base: readonly Uint32Array[], batchKeys: number): P
     const out = new Float32Array(batchKeys * length)
     check(!worker.tryPull(remote[0], out), "keys homed on node 1 were local to node 0")
     await worker.pull(remote[0], out)
-    const expected = new Float32Array(batchKeys * length)
-    remote[0].forEach((key, i) => fillValue(key, expected.subarray(i * length, (i + 1) * length)))
+    const expected = initialValues(remote[0], length)
     check(expected.every((v, j) => v === out[j]), "a remote pull returned a wrong value")
     await pullRate(worker, remote, out, WARMUP_MS)
     await pullRate(worker, local, out, WARMUP_MS)
@@ -362,11 +370,7 @@ interface RelocationRow {
 /** Part 3: `lapse` relocations of one batch, node 0 ↔ node 1, timed per key moved. */
 async function measureRelocation(): Promise<RelocationRow> {
   const length = HEADLINE_LENGTH
-  const cluster = await Cluster.local({
-    nodes: 2,
-    tables: [{ name: "t", keys: KEYS, length, init: fillValue }],
-    policy: "lapse",
-  })
+  const cluster = await twoNodes("lapse")
   try {
     const workers = [cluster.node(0).worker(), cluster.node(1).worker()]
     // Every other key from 1: homed on node 1, so the first call moves them all too.
@@ -378,8 +382,7 @@ async function measureRelocation(): Promise<RelocationRow> {
     await move(2)
     const out = new Float32Array(keys.length * length)
     check(workers[calls & 1 ^ 1].tryPull(keys, out), "relocated keys are not local")
-    const expected = new Float32Array(keys.length * length)
-    keys.forEach((key, i) => fillValue(key, expected.subarray(i * length, (i + 1) * length)))
+    const expected = initialValues(keys, length)
     check(expected.every((v, j) => v === out[j]), "a relocation changed a value")
     const t0 = performance.now()
     do await move(2)
