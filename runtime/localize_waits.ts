@@ -33,18 +33,20 @@ export class LocalizeWaits {
   /** The waiting calls by id; ids are reused once a call resolves. */
   private readonly calls: (LocalizeWait | undefined)[] = []
   private readonly freeCalls: number[] = []
-  /** Calls waiting now. */
-  size = 0
 
   constructor(keys: number) {
     this.head = new Int32Array(keys).fill(NONE)
+  }
+
+  /** Calls waiting now: every id handed out and not yet free again. */
+  get size(): number {
+    return this.calls.length - this.freeCalls.length
   }
 
   /** Register a call; returns its id, for `add`. */
   open(wait: LocalizeWait): number {
     const id = this.freeCalls.length > 0 ? this.freeCalls.pop()! : this.calls.length
     this.calls[id] = wait
-    this.size++
     return id
   }
 
@@ -82,7 +84,6 @@ export class LocalizeWaits {
       if (--wait.remaining === 0) {
         this.calls[id] = undefined
         this.freeCalls.push(id)
-        this.size--
         wait.resolve()
       }
       entry = next
@@ -97,7 +98,6 @@ export class LocalizeWaits {
     this.entriesUsed = 0
     this.calls.length = 0
     this.freeCalls.length = 0
-    this.size = 0
     for (const wait of waiting) wait.reject(error)
   }
 
