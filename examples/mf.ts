@@ -45,7 +45,7 @@ import {
   runMain,
 } from "./lib/flags.ts"
 import { FOREVER, INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
-import { epochOrder, trainPlain } from "./lib/mf_plain.ts"
+import { epochOrder, gatherPoints, makeVisit, trainPlain, type Visit } from "./lib/mf_plain.ts"
 import {
   boldDriver,
   initValue,
@@ -155,7 +155,8 @@ interface WorkerTask {
   readonly keys: Uint32Array
   readonly values: Float32Array
   readonly deltas: Float32Array
-  readonly lookahead: Uint32Array
+  /** The points of the current (sub)epoch in visiting order (`gatherPoints`). */
+  readonly visit: Visit
   /** Blocked order: this worker's points per column block, and the column keys they touch. */
   readonly buckets: readonly Uint32Array[]
   readonly blockColumns: readonly Uint32Array[]
@@ -176,26 +177,15 @@ interface Run {
 }
 
 /**
- * INTENT: tell roam which keys mini-batch `batch` touches; it will run at
- * clock `clock` (the worker advances its clock once per mini-batch).
+ * INTENT: tell roam which keys mini-batch `batch` of the visit touches; it
+ * will run at clock `clock` (the worker advances its clock once per mini-batch).
  */
-function signalBatch(
-  run: Run,
-  task: WorkerTask,
-  order: Uint32Array,
-  at: { batch: number; clock: number },
-): void {
+function signalBatch(run: Run, task: WorkerTask, at: { batch: number; clock: number }): void {
   const from = at.batch * run.batch
-  const to = Math.min(order.length, from + run.batch)
+  const to = Math.min(task.visit.count, from + run.batch)
   if (from >= to) return
-  const keys = task.lookahead
-  for (let i = from; i < to; i++) {
-    const n = order[i]
-    keys[2 * (i - from)] = run.rowStart + run.train.row[n]
-    keys[2 * (i - from) + 1] = run.colStart + run.train.col[n]
-  }
-  // `intent` copies the keys, so the buffer is reused.
-  const signal = { keys: keys.subarray(0, 2 * (to - from)), policy: run.policy }
+  // `intent` copies the keys, so a view of the visit serves.
+  const signal = { keys: task.visit.keys.subarray(2 * from, 2 * to), policy: run.policy }
   signalIntent(task.worker, { ...signal, start: at.clock, end: at.clock + 1 })
 }
 
@@ -288,27 +278,28 @@ async function runOrder(
   rate: number,
   lookahead: boolean,
 ): Promise<number> {
-  const { train, hyper, rowStart, colStart } = run
-  const { worker, keys, values, deltas } = task
+  const { hyper } = run
+  const { worker, keys, values, deltas, visit } = task
+  gatherPoints(run.train, order, run, visit)
+  const { keys: visitKeys, ratings } = visit
   let loss = 0
   // The first mini-batches: batch b runs at clock now + b + 1.
   for (let b = 0; lookahead && b < INTENT_LOOKAHEAD_CLOCKS; b++) {
-    signalBatch(run, task, order, { batch: b, clock: worker.clock + b + 1 })
+    signalBatch(run, task, { batch: b, clock: worker.clock + b + 1 })
   }
-  for (let i = 0; i < order.length; i++) {
+  for (let i = 0; i < visit.count; i++) {
     if (i % run.batch === 0) {
       const clock = worker.advanceClock()
       const ahead = i / run.batch + INTENT_LOOKAHEAD_CLOCKS
       if (lookahead) {
-        signalBatch(run, task, order, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
+        signalBatch(run, task, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
       }
       if (i > 0) run.progress.tick(run.done += run.batch)
     }
-    const n = order[i]
-    keys[0] = rowStart + train.row[n]
-    keys[1] = colStart + train.col[n]
+    keys[0] = visitKeys[2 * i]
+    keys[1] = visitKeys[2 * i + 1]
     if (!worker.tryPull(keys, values)) await worker.pull(keys, values)
-    loss += sgdStep(hyper, train.value[n], rate, values, deltas)
+    loss += sgdStep(hyper, ratings[i], rate, values, deltas)
     worker.push(keys, deltas)
   }
   return loss
@@ -410,7 +401,7 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
     keys: new Uint32Array(2),
     values: new Float32Array(2 * length),
     deltas: new Float32Array(2 * length),
-    lookahead: new Uint32Array(2 * run.batch),
+    visit: makeVisit(points[index].length),
     ...blockShares(run, points[index], block),
   }))
   // A worker needs its own rows for the whole of training: a long-lived intent.

@@ -4,8 +4,9 @@
  * roam example must equal on one node.
  *
  * It runs exactly the algorithm of `examples/mf.ts` with one worker: same
- * initial values, same per-epoch visiting order (`epochOrder`), same SGD step
- * through the same buffers, same bold-driver schedule. Values live in two
+ * initial values, same per-epoch visiting order (`epochOrder`, its points
+ * gathered in that order by `gatherPoints`), same SGD step through the same
+ * buffers, same bold-driver schedule. Values live in two
  * dense Float32Arrays, so a step is a copy in, `sgdStep`, and an add back —
  * the same float32 additions roam's local push makes.
  */
@@ -21,6 +22,52 @@ export function epochOrder(
   worker: number,
 ): Uint32Array {
   return new Random(mix32(mix32(seed, epoch), worker)).shuffle(points.slice())
+}
+
+/**
+ * The points a worker visits next, in visiting order: point i's row and
+ * column keys at `keys[2i]`, `keys[2i + 1]`, its rating at `ratings[i]`; the
+ * first `count` are set. Buffers sized for all of the worker's points and
+ * reused every (sub)epoch.
+ */
+export interface Visit {
+  readonly keys: Uint32Array
+  readonly ratings: Float32Array
+  count: number
+}
+
+/** Buffers for visits of up to `points` points. */
+export function makeVisit(points: number): Visit {
+  return { keys: new Uint32Array(2 * points), ratings: new Float32Array(points), count: 0 }
+}
+
+/**
+ * Copy the points of `order` into `visit`, in that order, before they are
+ * trained on, with `rowStart` and `colStart` added to their row and column.
+ * The SGD loop then reads its points sequentially from arrays holding only
+ * this worker's points, instead of following `order` into the data set's
+ * arrays at random. The gather's loads are independent of one another, so
+ * the processor overlaps their cache misses, which the SGD loop (each step
+ * waiting on its values) cannot; and with several node processes on one
+ * machine each touches only its own share of the data in the caches they
+ * share. Measured on 2 processes of the synthetic 1M-rating workload (Bun):
+ * 0.31–0.40 s per epoch before, 0.23–0.29 s after.
+ */
+export function gatherPoints(
+  train: Ratings,
+  order: Uint32Array,
+  offsets: { readonly rowStart: number; readonly colStart: number },
+  visit: Visit,
+): void {
+  const { rowStart, colStart } = offsets
+  const { keys, ratings } = visit
+  for (let i = 0; i < order.length; i++) {
+    const n = order[i]
+    keys[2 * i] = rowStart + train.row[n]
+    keys[2 * i + 1] = colStart + train.col[n]
+    ratings[i] = train.value[n]
+  }
+  visit.count = order.length
 }
 
 export interface MfEpoch {
@@ -52,23 +99,24 @@ export function trainPlain(
   const values = new Float32Array(2 * length)
   const deltas = new Float32Array(2 * length)
   const all = new Uint32Array(train.value.length).map((_, i) => i)
+  const visit = makeVisit(all.length)
+  const { keys, ratings } = visit
   const out: MfEpoch[] = []
   let rate = options.rate
   let previous = Infinity
   for (let e = 1; e <= epochs; e++) {
     const started = performance.now()
-    const order = epochOrder(all, hyper.seed, e, 0)
+    gatherPoints(train, epochOrder(all, hyper.seed, e, 0), { rowStart: 0, colStart: 0 }, visit)
     let loss = 0
-    for (let i = 0; i < order.length; i++) {
-      const n = order[i]
-      const r = train.row[n] * length
-      const c = train.col[n] * length
+    for (let i = 0; i < visit.count; i++) {
+      const r = keys[2 * i] * length
+      const c = keys[2 * i + 1] * length
       for (let k = 0; k < length; k++) values[k] = rows[r + k], values[length + k] = cols[c + k]
-      loss += sgdStep(hyper, train.value[n], rate, values, deltas)
+      loss += sgdStep(hyper, ratings[i], rate, values, deltas)
       for (let k = 0; k < length; k++) rows[r + k] += deltas[k], cols[c + k] += deltas[length + k]
     }
     const seconds = (performance.now() - started) / 1000
-    const trainLoss = loss / Math.max(1, order.length)
+    const trainLoss = loss / Math.max(1, visit.count)
     out.push({ epoch: e, trainLoss, testRmse: rmseOf(hyper, test, rows, cols), rate, seconds })
     rate = boldDriver(rate, trainLoss, previous)
     previous = trainLoss
