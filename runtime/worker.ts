@@ -284,8 +284,9 @@ export class Worker {
         start = index === 0 ? 0 : ends[index - 1]
         end = ends[index]
         length = lengths[index]
-        // Table indices are written only once a batch spans two tables.
-        if (++tables === 2) tablesAt.fill(previous, 0, i)
+        // Table indices are written only once a batch spans two tables (by a
+        // loop: a native fill costs more than the few keys a batch has before).
+        if (++tables === 2) { for (let j = 0; j < i; j++) tablesAt[j] = previous }
       }
       if (tables > 1) tablesAt[i] = index
       floats += length
