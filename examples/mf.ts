@@ -18,11 +18,12 @@
  * With `--order shuffled` it visits all its ratings in one seeded shuffle
  * and signals the keys of each mini-batch `INTENT_LOOKAHEAD_CLOCKS` ahead,
  * so that `adaptive` places the shared columns just in time, rating by
- * rating. With one worker the two orders
- * are the same. The cluster starts with `Cluster.start`: in-process, or one
- * node per process under the launcher. The step size follows the bold
- * driver. After each epoch the workers meet at a barrier and the test RMSE
- * is computed from a pull of both tables.
+ * rating. With one worker the two orders are the same. Before a (sub)epoch
+ * a worker gathers its points in visiting order (`gatherPoints`). The
+ * cluster starts with `Cluster.start`: in-process, or one node per process
+ * under the launcher. The step size follows the bold driver. After each
+ * epoch the workers meet at a barrier and the test RMSE is computed from a
+ * pull of both tables.
  *
  *   deno run -A examples/mf.ts --synthetic 2000,1000,40000 [--nodes 2] [--epochs 10]
  *   deno run -A examples/mf.ts --movielens /usr/lib/R/site-library/dslabs/data/Rdata.rdb --biased

@@ -190,8 +190,8 @@ export class ReplicaSync {
       this.startRound()
       return Promise.resolve()
     }
+    // Rounds complete in the order they start, so the next to start is the one to wait for.
     const round = this.roundsStarted + 1
-    if (this.roundsCompleted >= round) return Promise.resolve()
     return new Promise((wake, fail) => this.waiters.push({ round, wake, fail }))
   }
 

@@ -6,9 +6,9 @@
  * It runs exactly the algorithm of `examples/mf.ts` with one worker: same
  * initial values, same per-epoch visiting order (`epochOrder`, its points
  * gathered in that order by `gatherPoints`), same SGD step through the same
- * buffers, same bold-driver schedule. Values live in two
- * dense Float32Arrays, so a step is a copy in, `sgdStep`, and an add back —
- * the same float32 additions roam's local push makes.
+ * buffers, same bold-driver schedule. Values live in two dense
+ * Float32Arrays, so a step is a copy in, `sgdStep`, and an add back — the
+ * same float32 additions roam's local push makes.
  */
 import type { Ratings } from "../data/ratings.ts"
 import { boldDriver, initValue, type MfHyper, rmseOf, sgdStep, valueLength } from "./mf_model.ts"
