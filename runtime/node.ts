@@ -508,8 +508,6 @@ export class NodeRuntime {
     try {
       while (this.selfQueue.length > 0) {
         const bytes = this.selfQueue.shift()!
-        this.stats.framesReceived++
-        this.stats.bytesReceived += bytes.byteLength
         this.handle(this.id, decodeFrame(bytes))
       }
     } finally {
@@ -920,10 +918,11 @@ export class NodeRuntime {
 
   /** Send a frame; one to this node itself is queued and run by `pump`. */
   readonly send = (to: number, frame: Uint8Array): void => {
+    // A frame to this node itself crosses no link: it is not counted as sent or received.
+    if (to === this.id) return void this.selfQueue.push(frame)
     this.stats.framesSent++
     this.stats.bytesSent += frame.byteLength
-    if (to === this.id) this.selfQueue.push(frame)
-    else this.endpoint.send(to, frame)
+    this.endpoint.send(to, frame)
   }
 
   /** Control frames (barrier) carry no keys; the generation or count rides in `id`. */

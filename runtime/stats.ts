@@ -24,6 +24,7 @@ export interface NodeStats {
   /** Keys that moved to this node, and away from it. */
   relocationsIn: number
   relocationsOut: number
+  /** Frames and bytes on links; a frame a node queues to itself crosses none and is not counted. */
   framesSent: number
   bytesSent: number
   framesReceived: number
