@@ -97,7 +97,7 @@ export class Worker {
    * ignored. Intents entirely in the past are ignored.
    */
   intent(keys: Keys, start: number, end: number = start + 1): void {
-    this.scan(keys, "intent")
+    this.checkKeys(keys, "intent")
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) {
       throw invalidArgument(`intent clocks must be integers, got start ${start} and end ${end}`)
     }
@@ -154,7 +154,7 @@ export class Worker {
    * (`lapse`); resolves once they are. Under `static` it changes nothing.
    */
   localize(keys: Keys): Promise<void> {
-    this.scan(keys, "localize")
+    this.checkKeys(keys, "localize")
     if (!this.node.policy.relocatesOnLocalize) return Promise.resolve()
     return this.node.localize(keys)
   }
@@ -242,6 +242,19 @@ export class Worker {
     if (this.scanRemote === 0) return this.applyIn(type, keys, values)
     // Fire and forget: a write fails only when the cluster closes under it.
     this.split(type, keys, values).catch(() => {})
+  }
+
+  /**
+   * Every key must be an integer in the key space: the check of calls that
+   * name keys but move no values, which need nothing else of `scan`.
+   */
+  private checkKeys(keys: Keys, what: string): void {
+    this.node.assertOpen(what)
+    const total = this.node.space.keys
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      if ((key >>> 0) !== key || key >= total) throw keyOutOfRange(key, total)
+    }
   }
 
   /**
