@@ -7,10 +7,11 @@
  * worker signals intent for its own rows for the rest of training (under
  * `lapse`/`nups`, a `localize`), so they move to its node and its pulls and
  * pushes of them are local; columns are shared by every worker. Each worker
- * runs SGD over its ratings, one two-key pull and push per rating
- * (synchronous when both keys are local), and advances its clock once per
- * mini-batch. By default (`--order blocked`) it visits them in DSGD's
- * blocked order: the columns are split into one block per worker, the epoch
+ * runs SGD over its ratings in mini-batches: a mini-batch pulls its distinct
+ * rows and columns once (synchronous when all are local), runs its steps on
+ * those values in place, and pushes the changes back as deltas
+ * (`BatchValues`); the worker advances its clock once per mini-batch. By
+ * default (`--order blocked`) it visits them in DSGD's blocked order: the columns are split into one block per worker, the epoch
  * into as many subepochs, and in each subepoch a worker visits its ratings
  * of one block, signalling intent for the block's columns for the
  * subepoch's clocks, so columns move between nodes in bulk, each block
@@ -56,6 +57,7 @@ import {
   sgdStep,
   valueLength,
 } from "./lib/mf_model.ts"
+import { BatchValues } from "./lib/batch_values.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { endEpoch, type EpochRecord, finishRun, type RunSummary, summarize } from "./lib/report.ts"
 
@@ -153,11 +155,12 @@ interface WorkerTask {
   /** Global worker index, the seed stream of its visiting order. */
   readonly index: number
   readonly points: Uint32Array
-  readonly keys: Uint32Array
-  readonly values: Float32Array
-  readonly deltas: Float32Array
   /** The points of the current (sub)epoch in visiting order (`gatherPoints`). */
   readonly visit: Visit
+  /** The current mini-batch's rows and columns, and each point's offsets into them. */
+  readonly rows: BatchValues
+  readonly cols: BatchValues
+  readonly offsets: Int32Array
   /** Blocked order: this worker's points per column block, and the column keys they touch. */
   readonly buckets: readonly Uint32Array[]
   readonly blockColumns: readonly Uint32Array[]
@@ -269,8 +272,10 @@ async function runBlocked(
 
 /**
  * SGD over `order`, one mini-batch per clock; returns the sum of squared
- * errors. With `lookahead` it signals each mini-batch's keys
- * `INTENT_LOOKAHEAD_CLOCKS` ahead.
+ * errors. Each mini-batch pulls its distinct rows and columns once (two
+ * calls, one per table), runs its steps on those values in place, and
+ * pushes the changes back (`BatchValues`). With `lookahead` it signals each
+ * mini-batch's keys `INTENT_LOOKAHEAD_CLOCKS` ahead.
  */
 async function runOrder(
   run: Run,
@@ -280,28 +285,38 @@ async function runOrder(
   lookahead: boolean,
 ): Promise<number> {
   const { hyper } = run
-  const { worker, keys, values, deltas, visit } = task
+  const { worker, visit, rows, cols, offsets } = task
   gatherPoints(run.train, order, run, visit)
-  const { keys: visitKeys, ratings } = visit
+  const { keys, ratings } = visit
   let loss = 0
   // The first mini-batches: batch b runs at clock now + b + 1.
   for (let b = 0; lookahead && b < INTENT_LOOKAHEAD_CLOCKS; b++) {
     signalBatch(run, task, { batch: b, clock: worker.clock + b + 1 })
   }
-  for (let i = 0; i < visit.count; i++) {
-    if (i % run.batch === 0) {
-      const clock = worker.advanceClock()
-      const ahead = i / run.batch + INTENT_LOOKAHEAD_CLOCKS
-      if (lookahead) {
-        signalBatch(run, task, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
+  for (let from = 0, batch = 0; from < visit.count; from += run.batch, batch++) {
+    const to = Math.min(visit.count, from + run.batch)
+    const clock = worker.advanceClock()
+    if (lookahead) {
+      const ahead = {
+        batch: batch + INTENT_LOOKAHEAD_CLOCKS,
+        clock: clock + INTENT_LOOKAHEAD_CLOCKS,
       }
-      if (i > 0) run.progress.tick(run.done += run.batch)
+      signalBatch(run, task, ahead)
     }
-    keys[0] = visitKeys[2 * i]
-    keys[1] = visitKeys[2 * i + 1]
-    if (!worker.tryPull(keys, values)) await worker.pull(keys, values)
-    loss += sgdStep(hyper, ratings[i], rate, values, deltas)
-    worker.push(keys, deltas)
+    if (from > 0) run.progress.tick(run.done += run.batch)
+    for (let i = from, o = 0; i < to; i++, o += 2) {
+      offsets[o] = rows.offsetOf(keys[2 * i])
+      offsets[o + 1] = cols.offsetOf(keys[2 * i + 1])
+    }
+    if (!rows.tryPull(worker)) await rows.pull(worker)
+    if (!cols.tryPull(worker)) await cols.pull(worker)
+    const rowValues = rows.values
+    const colValues = cols.values
+    for (let i = from, o = 0; i < to; i++, o += 2) {
+      loss += sgdStep(hyper, ratings[i], rate, rowValues, offsets[o], colValues, offsets[o + 1])
+    }
+    rows.push(worker)
+    cols.push(worker)
   }
   return loss
 }
@@ -393,16 +408,15 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
   const owner = assignRows(train, total)
   const all = new Uint32Array(train.row.length).map((_, n) => n)
   const points = bucketBy(all, total, (n) => owner[train.row[n]])
-  const length = valueLength(run.hyper)
   const block = assignColumns(train, run.columnBlocks)
   const tasks = workers.map(({ worker, index }) => ({
     worker,
     index,
     points: points[index],
-    keys: new Uint32Array(2),
-    values: new Float32Array(2 * length),
-    deltas: new Float32Array(2 * length),
     visit: makeVisit(points[index].length),
+    rows: new BatchValues(cluster.table("row"), run.batch),
+    cols: new BatchValues(cluster.table("col"), run.batch),
+    offsets: new Int32Array(2 * run.batch),
     ...blockShares(run, points[index], block),
   }))
   // A worker needs its own rows for the whole of training: a long-lived intent.

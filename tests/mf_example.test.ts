@@ -4,8 +4,9 @@
  * implementation (examples/lib/mf_plain.ts) with the same seed, epoch by
  * epoch; through its public flags, on a small synthetic data set, it beats
  * the predict-the-mean baseline clearly and writes the JSON the benchmark
- * report reads; it reads Matrix Market files; it partitions rows evenly; and
- * bad flags fail with a message naming the flag.
+ * report reads; it reads Matrix Market files; it partitions rows evenly; its
+ * mini-batches' values (`BatchValues`) keep every update, theirs and other
+ * workers'; and bad flags fail with a message naming the flag.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
@@ -17,6 +18,8 @@ import { formatMatrixMarket } from "../examples/data/matrix_market.ts"
 import { meanOf, splitRatings } from "../examples/data/ratings.ts"
 import { syntheticRatings } from "../examples/data/synthetic.ts"
 import { trainPlain } from "../examples/lib/mf_plain.ts"
+import { BatchValues } from "../examples/lib/batch_values.ts"
+import { Cluster } from "../mod.ts"
 import type { MfHyper } from "../examples/lib/mf_model.ts"
 
 const data = () => {
@@ -206,5 +209,46 @@ describe("mf example", () => {
     await assert.rejects(main(["--epochs", "2"]), /give exactly one data source/)
     await assert.rejects(main(["--synthetic", "100,100,50", "--bogus"]), /bogus/)
     await assert.rejects(main(["--train", "a.mmc"]), /--train needs --test/)
+  })
+
+  it("a mini-batch's values: one offset per distinct key, changes pushed as deltas, nothing lost", async () => {
+    const cluster = await Cluster.local({
+      nodes: 2,
+      tables: [
+        { name: "other", keys: 4, length: 1 },
+        { name: "t", keys: 10, length: 3, init: (key, v) => v.fill(key) },
+      ],
+      policy: "static",
+    })
+    try {
+      const t = cluster.table("t")
+      const [mine, theirs] = [cluster.node(0).worker(), cluster.node(1).worker()]
+      const batch = new BatchValues(t, 3)
+      const offsets = [7, 9, 7, 4].map((k) => batch.offsetOf(k))
+      assert.deepEqual(offsets, [0, 3, 0, 6], "a repeated key keeps its first offset")
+      assert.equal(batch.count, 3)
+      assert.throws(() => batch.offsetOf(5), /more than 3 distinct keys/)
+      assert.throws(() => batch.offsetOf(3), /not in the table \[4, 14\)/)
+      assert.throws(() => batch.offsetOf(14), /not in the table/)
+      // Keys 7 and 9 (home node 1) are remote from node 0: tryPull fails, pull fetches.
+      assert.equal(batch.tryPull(mine), false)
+      await batch.pull(mine)
+      assert.deepEqual([...batch.values.subarray(0, 9)], [7, 7, 7, 9, 9, 9, 4, 4, 4])
+      // Another worker's update lands between this batch's pull and push.
+      theirs.push([7], Float32Array.of(100, 100, 100))
+      for (let i = 0; i < 9; i++) batch.values[i] += 0.5 * (i + 1)
+      batch.push(mine)
+      assert.equal(batch.count, 0, "a push empties the batch")
+      await Promise.all([mine.barrier(), theirs.barrier()])
+      const after = await mine.pull([7, 9, 4])
+      const expected = [7, 7, 7, 9, 9, 9, 4, 4, 4].map((v, i) =>
+        v + 0.5 * (i + 1) + (i < 3 ? 100 : 0)
+      )
+      assert.deepEqual([...after], expected)
+      // The next mini-batch starts from nothing: key 9 gets offset 0 again.
+      assert.equal(batch.offsetOf(9), 0)
+    } finally {
+      await cluster.close()
+    }
   })
 })

@@ -4,10 +4,10 @@
  *
  * A rating r(i, j) is predicted as `mean + b_i + b_j + <u_i, v_j>`, where
  * row i's value is [u_i (rank floats), b_i] and column j's is [v_j, b_j]; the
- * biases stay at zero unless `biased`. One SGD step on a rating reads the two
- * values side by side in one buffer (as one pull of two keys returns them)
- * and writes additive deltas in the same layout (as one push takes them), so
- * the roam loop and the plain loop differ only in where values live. Initial
+ * biases stay at zero unless `biased`. One SGD step on a rating updates the
+ * row's and the column's value in place, wherever they live: in the plain
+ * loop, the model's own arrays; in the roam loop, a mini-batch's pulled
+ * values (`BatchValues`), pushed back as deltas after the mini-batch. Initial
  * values depend only on (seed, table, id), never on initialization order.
  * The step size follows the bold driver: +5% after an epoch whose training
  * loss improved, -50% after one that got worse.
@@ -37,32 +37,38 @@ export function initValue(hyper: MfHyper, table: 0 | 1, id: number, value: Float
 }
 
 /**
- * One SGD step on a rating. `values` holds the row value then the column
- * value; `deltas` receives their updates in the same layout. Returns the
- * squared error of the prediction before the step.
+ * One SGD step on a rating, in place: the row's value at `rows[r]`, the
+ * column's at `cols[c]` (each `rank + 1` floats). Every update is rounded to
+ * a float32 before it is added, as a delta pushed through roam would be.
+ * Returns the squared error of the prediction before the step.
  */
 export function sgdStep(
   hyper: MfHyper,
   rating: number,
   rate: number,
-  values: Float32Array,
-  deltas: Float32Array,
+  rows: Float32Array,
+  r: number,
+  cols: Float32Array,
+  c: number,
 ): number {
   const rank = hyper.rank
   const lambda = hyper.lambda
-  const c = rank + 1
   let prediction = hyper.mean
-  for (let k = 0; k < rank; k++) prediction += values[k] * values[c + k]
-  if (hyper.biased) prediction += values[rank] + values[c + rank]
+  for (let k = 0; k < rank; k++) prediction += rows[r + k] * cols[c + k]
+  if (hyper.biased) prediction += rows[r + rank] + cols[c + rank]
   const error = rating - prediction
   for (let k = 0; k < rank; k++) {
-    const u = values[k]
-    const v = values[c + k]
-    deltas[k] = rate * (error * v - lambda * u)
-    deltas[c + k] = rate * (error * u - lambda * v)
+    const u = rows[r + k]
+    const v = cols[c + k]
+    rows[r + k] = u + Math.fround(rate * (error * v - lambda * u))
+    cols[c + k] = v + Math.fround(rate * (error * u - lambda * v))
   }
-  deltas[rank] = hyper.biased ? rate * (error - lambda * values[rank]) : 0
-  deltas[c + rank] = hyper.biased ? rate * (error - lambda * values[c + rank]) : 0
+  if (hyper.biased) {
+    const bu = rows[r + rank]
+    const bv = cols[c + rank]
+    rows[r + rank] = bu + Math.fround(rate * (error - lambda * bu))
+    cols[c + rank] = bv + Math.fround(rate * (error - lambda * bv))
+  }
   return error * error
 }
 

@@ -5,10 +5,10 @@
  *
  * It runs exactly the algorithm of `examples/mf.ts` with one worker: same
  * initial values, same per-epoch visiting order (`epochOrder`, its points
- * gathered in that order by `gatherPoints`), same SGD step through the same
- * buffers, same bold-driver schedule. Values live in two dense
- * Float32Arrays, so a step is a copy in, `sgdStep`, and an add back — the
- * same float32 additions roam's local push makes.
+ * gathered in that order by `gatherPoints`), same SGD step, same
+ * bold-driver schedule. Values live in two dense Float32Arrays, and a step
+ * updates them in place (`sgdStep`): the fastest plain code, and the same
+ * float32 arithmetic as roam's.
  */
 import type { Ratings } from "../data/ratings.ts"
 import { boldDriver, initValue, type MfHyper, rmseOf, sgdStep, valueLength } from "./mf_model.ts"
@@ -96,8 +96,6 @@ export function trainPlain(
   for (let j = 0; j < train.cols; j++) {
     initValue(hyper, 1, j, cols.subarray(j * length, (j + 1) * length))
   }
-  const values = new Float32Array(2 * length)
-  const deltas = new Float32Array(2 * length)
   const all = new Uint32Array(train.value.length).map((_, i) => i)
   const visit = makeVisit(all.length)
   const { keys, ratings } = visit
@@ -109,11 +107,15 @@ export function trainPlain(
     gatherPoints(train, epochOrder(all, hyper.seed, e, 0), { rowStart: 0, colStart: 0 }, visit)
     let loss = 0
     for (let i = 0; i < visit.count; i++) {
-      const r = keys[2 * i] * length
-      const c = keys[2 * i + 1] * length
-      for (let k = 0; k < length; k++) values[k] = rows[r + k], values[length + k] = cols[c + k]
-      loss += sgdStep(hyper, ratings[i], rate, values, deltas)
-      for (let k = 0; k < length; k++) rows[r + k] += deltas[k], cols[c + k] += deltas[length + k]
+      loss += sgdStep(
+        hyper,
+        ratings[i],
+        rate,
+        rows,
+        keys[2 * i] * length,
+        cols,
+        keys[2 * i + 1] * length,
+      )
     }
     const seconds = (performance.now() - started) / 1000
     const trainLoss = loss / Math.max(1, visit.count)
