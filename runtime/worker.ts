@@ -27,6 +27,10 @@ import { defaultSamplingContext, type SamplingContext } from "./sampling_context
 /** Keys of a batch: a `Uint32Array` or a plain array of integers. */
 export type Keys = Uint32Array | readonly number[]
 
+/** Batches from this many keys load their rows once ahead of the copy or add (`touchRows`). */
+const TOUCH_KEYS_MIN = 8
+/** Floats in a 64-byte cache line. */
+const FLOATS_PER_LINE = 16
 const NO_VALUES = new Float32Array(0)
 const NO_OFFSETS = new Uint32Array(0)
 
@@ -49,6 +53,8 @@ export class Worker {
   private tablesAt = new Int32Array(64)
   /** The table of every key of the last scan, or -1 when it spans several (or none). */
   private scanTable = -1
+  /** The sum of `touchRows`' loads, kept so that the loads are not optimized away. */
+  private touched = 0
 
   private readonly sampler: Sampler
   /** This worker's slot in the node's intent scheduler. */
@@ -320,6 +326,7 @@ export class Worker {
   /** The second pass of a local pull: copy every key's row into `out`, in batch order, and count it. */
   private copyOut(keys: Keys, out: Float32Array): void {
     this.countLocal(keys, true)
+    if (keys.length >= TOUCH_KEYS_MIN) this.touchRows(keys.length)
     const node = this.node
     const space = node.space
     const slabs = node.store.slabs
@@ -350,6 +357,38 @@ export class Worker {
       for (let j = 0; j < length; j++) out[at + j] = values[from + j]
       at += length
     }
+  }
+
+  /**
+   * Load one float of each cache line of the rows of the last scan's `n`
+   * keys (all ready), before the pass that copies or adds them. These loads
+   * are independent of one another, so the processor keeps many cache misses
+   * in flight; in the copy or add loop, each row's misses come one after the
+   * other, behind its stores. Measured on MF (1M ratings, 1 node, Bun; a
+   * mini-batch pulls ~400 rows of 17 floats at random): 0.22-0.26 s an epoch
+   * without, 0.17-0.18 with.
+   */
+  private touchRows(n: number): void {
+    const rows = this.rows
+    const slabs = this.node.store.slabs
+    const lengths = this.node.space.lengths
+    const tablesAt = this.tablesAt
+    const one = this.scanTable >= 0
+    let table = this.scanTable
+    let values = slabs[one ? table : tablesAt[0]].values
+    let last = lengths[one ? table : tablesAt[0]] - 1
+    let sum = 0
+    for (let i = 0; i < n; i++) {
+      if (!one && tablesAt[i] !== table) {
+        table = tablesAt[i]
+        values = slabs[table].values
+        last = lengths[table] - 1
+      }
+      const from = rows[i]
+      for (let j = 0; j < last; j += FLOATS_PER_LINE) sum += values[from + j]
+      sum += values[from + last]
+    }
+    this.touched = sum
   }
 
   /** Count a batch served entirely here, a pull or a write. */
@@ -385,6 +424,7 @@ export class Worker {
    */
   private applyIn(type: number, keys: Keys, values: Float32Array): void {
     this.countLocal(keys, false)
+    if (keys.length >= TOUCH_KEYS_MIN) this.touchRows(keys.length)
     const space = this.node.space
     const slabs = this.node.store.slabs
     const rows = this.rows
