@@ -57,7 +57,7 @@ import {
   sgdStep,
   valueLength,
 } from "./lib/mf_model.ts"
-import { BatchValues } from "./lib/batch_values.ts"
+import { BatchValues, pullBatches } from "./lib/batch_values.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { endEpoch, type EpochRecord, finishRun, type RunSummary, summarize } from "./lib/report.ts"
 
@@ -160,6 +160,8 @@ interface WorkerTask {
   /** The current mini-batch's rows and columns, and each point's offsets into them. */
   readonly rows: BatchValues
   readonly cols: BatchValues
+  /** `[rows, cols]`, pulled together. */
+  readonly tables: readonly BatchValues[]
   readonly offsets: Int32Array
   /** Blocked order: this worker's points per column block, and the column keys they touch. */
   readonly buckets: readonly Uint32Array[]
@@ -272,9 +274,10 @@ async function runBlocked(
 
 /**
  * SGD over `order`, one mini-batch per clock; returns the sum of squared
- * errors. Each mini-batch pulls its distinct rows and columns once (two
- * calls, one per table), runs its steps on those values in place, and
- * pushes the changes back (`BatchValues`). With `lookahead` it signals each
+ * errors. Each mini-batch pulls its distinct rows and columns once (one
+ * call per table, the two at once when either is not local: `pullBatches`),
+ * runs its steps on those values in place, and pushes the changes back
+ * (`BatchValues`). With `lookahead` it signals each
  * mini-batch's keys `INTENT_LOOKAHEAD_CLOCKS` ahead.
  */
 async function runOrder(
@@ -308,8 +311,8 @@ async function runOrder(
       offsets[o] = rows.offsetOf(keys[2 * i])
       offsets[o + 1] = cols.offsetOf(keys[2 * i + 1])
     }
-    if (!rows.tryPull(worker)) await rows.pull(worker)
-    if (!cols.tryPull(worker)) await cols.pull(worker)
+    const pulling = pullBatches(worker, task.tables)
+    if (pulling !== undefined) await pulling
     const rowValues = rows.values
     const colValues = cols.values
     for (let i = from, o = 0; i < to; i++, o += 2) {
@@ -409,16 +412,21 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
   const all = new Uint32Array(train.row.length).map((_, n) => n)
   const points = bucketBy(all, total, (n) => owner[train.row[n]])
   const block = assignColumns(train, run.columnBlocks)
-  const tasks = workers.map(({ worker, index }) => ({
-    worker,
-    index,
-    points: points[index],
-    visit: makeVisit(points[index].length),
-    rows: new BatchValues(cluster.table("row"), run.batch),
-    cols: new BatchValues(cluster.table("col"), run.batch),
-    offsets: new Int32Array(2 * run.batch),
-    ...blockShares(run, points[index], block),
-  }))
+  const tasks = workers.map(({ worker, index }) => {
+    const rows = new BatchValues(cluster.table("row"), run.batch)
+    const cols = new BatchValues(cluster.table("col"), run.batch)
+    return {
+      worker,
+      index,
+      points: points[index],
+      visit: makeVisit(points[index].length),
+      rows,
+      cols,
+      tables: [rows, cols],
+      offsets: new Int32Array(2 * run.batch),
+      ...blockShares(run, points[index], block),
+    }
+  })
   // A worker needs its own rows for the whole of training: a long-lived intent.
   await Promise.all(tasks.map((task) => {
     const rows: number[] = []

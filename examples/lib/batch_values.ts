@@ -110,3 +110,19 @@ export class BatchValues {
     this.pulled.set(this.batchValues())
   }
 }
+
+/**
+ * Fill every batch's values: synchronously (returning undefined) when all
+ * their keys are local, or else through a promise that pulls every batch
+ * not local at once, so their round trips overlap.
+ */
+export function pullBatches(
+  worker: Worker,
+  batches: readonly BatchValues[],
+): Promise<void> | undefined {
+  let pulls: Promise<void>[] | undefined
+  for (const batch of batches) {
+    if (!batch.tryPull(worker)) (pulls ??= []).push(batch.pull(worker))
+  }
+  return pulls && Promise.all(pulls).then(() => {})
+}
