@@ -8,11 +8,10 @@
  * per policy, node count and mode (`--repeat N`: N times, in alternating
  * order, and the report keeps each configuration's median run, so that the
  * goal ratios are not one noisy sample against another), each run a fresh
- * process with a timeout
- * (`_train_runs.ts`): "local" starts every node in that process
- * (`Cluster.local` through the example's `main`), "process" one node per
- * process through the launcher, and the plain twin (`--plain`) once per
- * task. Per run it records time per epoch, data points per second, the
+ * process with a timeout (`_train_runs.ts`): "local" starts every node in
+ * that process (`Cluster.local` through the example's `main`), "process"
+ * one node per process through the launcher, and the plain twin (`--plain`)
+ * once per task. Per run it records time per epoch, data points per second, the
  * local-access share, bytes per epoch, final quality, and quality after each
  * epoch with the training time so far; a run that times out or fails is
  * recorded as such and the benchmark goes on. After every run it rewrites

@@ -11,11 +11,12 @@
  * rows and columns once (synchronous when all are local), runs its steps on
  * those values in place, and pushes the changes back as deltas
  * (`BatchValues`); the worker advances its clock once per mini-batch. By
- * default (`--order blocked`) it visits them in DSGD's blocked order: the columns are split into one block per worker, the epoch
- * into as many subepochs, and in each subepoch a worker visits its ratings
- * of one block, signalling intent for the block's columns for the
- * subepoch's clocks, so columns move between nodes in bulk, each block
- * leaving a node `nodes - 1` times an epoch (`blockAt`, `runBlocked`).
+ * default (`--order blocked`) it visits them in DSGD's blocked order: the
+ * columns are split into one block per worker, the epoch into as many
+ * subepochs, and in each subepoch a worker visits its ratings of one block,
+ * signalling intent for the block's columns for the subepoch's clocks, so
+ * columns move between nodes in bulk, each block leaving a node `nodes - 1`
+ * times an epoch (`blockAt`, `runBlocked`).
  * With `--order shuffled` it visits all its ratings in one seeded shuffle
  * and signals the keys of each mini-batch `INTENT_LOOKAHEAD_CLOCKS` ahead,
  * so that `adaptive` places the shared columns just in time, rating by
@@ -157,11 +158,8 @@ interface WorkerTask {
   readonly points: Uint32Array
   /** The points of the current (sub)epoch in visiting order (`gatherPoints`). */
   readonly visit: Visit
-  /** The current mini-batch's rows and columns, and each point's offsets into them. */
-  readonly rows: BatchValues
-  readonly cols: BatchValues
-  /** `[rows, cols]`, pulled together. */
-  readonly tables: readonly BatchValues[]
+  /** The current mini-batch's rows and columns, pulled together, and each point's offsets. */
+  readonly tables: readonly [rows: BatchValues, cols: BatchValues]
   readonly offsets: Int32Array
   /** Blocked order: this worker's points per column block, and the column keys they touch. */
   readonly buckets: readonly Uint32Array[]
@@ -288,7 +286,8 @@ async function runOrder(
   lookahead: boolean,
 ): Promise<number> {
   const { hyper } = run
-  const { worker, visit, rows, cols, offsets } = task
+  const { worker, visit, tables, offsets } = task
+  const [rows, cols] = tables
   gatherPoints(run.train, order, run, visit)
   const { keys, ratings } = visit
   let loss = 0
@@ -311,7 +310,7 @@ async function runOrder(
       offsets[o] = rows.offsetOf(keys[2 * i])
       offsets[o + 1] = cols.offsetOf(keys[2 * i + 1])
     }
-    const pulling = pullBatches(worker, task.tables)
+    const pulling = pullBatches(worker, tables)
     if (pulling !== undefined) await pulling
     const rowValues = rows.values
     const colValues = cols.values
@@ -412,21 +411,18 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
   const all = new Uint32Array(train.row.length).map((_, n) => n)
   const points = bucketBy(all, total, (n) => owner[train.row[n]])
   const block = assignColumns(train, run.columnBlocks)
-  const tasks = workers.map(({ worker, index }) => {
-    const rows = new BatchValues(cluster.table("row"), run.batch)
-    const cols = new BatchValues(cluster.table("col"), run.batch)
-    return {
-      worker,
-      index,
-      points: points[index],
-      visit: makeVisit(points[index].length),
-      rows,
-      cols,
-      tables: [rows, cols],
-      offsets: new Int32Array(2 * run.batch),
-      ...blockShares(run, points[index], block),
-    }
-  })
+  const tasks = workers.map(({ worker, index }): WorkerTask => ({
+    worker,
+    index,
+    points: points[index],
+    visit: makeVisit(points[index].length),
+    tables: [
+      new BatchValues(cluster.table("row"), run.batch),
+      new BatchValues(cluster.table("col"), run.batch),
+    ],
+    offsets: new Int32Array(2 * run.batch),
+    ...blockShares(run, points[index], block),
+  }))
   // A worker needs its own rows for the whole of training: a long-lived intent.
   await Promise.all(tasks.map((task) => {
     const rows: number[] = []
