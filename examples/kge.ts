@@ -6,7 +6,8 @@
  * Relations are reciprocal: relation `r + R` is "r, from the tail", so every
  * triple (h, r, t) trains two tail queries, (h, r) → t and (t, r + R) → h.
  * Training triples are split across workers; each runs mini-batches in a
- * seeded order, advancing its clock once per mini-batch. Its data loader
+ * seeded order, advancing its clock once per mini-batch (and giving its
+ * node a turn of the event loop when one is due: `yieldIfDue`). Its data loader
  * signals the keys of the mini-batch `INTENT_LOOKAHEAD_CLOCKS` ahead and
  * prepares that mini-batch's negatives through the sampling API
  * (`prepareSample` on the entity table, uniform), so that roam can place both
@@ -183,6 +184,9 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<number> {
   let loss = 0
   for (let b = 0; b < batches; b++) {
     const clock = worker.advanceClock()
+    // Let the node serve other nodes (and move keys) while this loop runs on local keys.
+    const turn = worker.yieldIfDue()
+    if (turn !== undefined) await turn
     const ahead = b + INTENT_LOOKAHEAD_CLOCKS
     signalBatch(run, task, order, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
     const handle = task.handles[b % task.handles.length]!

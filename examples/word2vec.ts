@@ -8,7 +8,8 @@
  * are split across workers in contiguous runs of about equal token counts;
  * each epoch a worker drops frequent tokens (word2vec's subsampling, seeded)
  * and walks its tokens in mini-batches of `--batch` centre words, advancing
- * its clock once per mini-batch. Its data loader signals the keys of the
+ * its clock once per mini-batch (and giving its node a turn of the event
+ * loop when one is due: `yieldIfDue`). Its data loader signals the keys of the
  * mini-batch `INTENT_LOOKAHEAD_CLOCKS` ahead (centres and the words around
  * them) and prepares its negatives (K per centre) then. The step size decays
  * linearly to zero over training. After each epoch: the WordNet synonym AUC
@@ -200,6 +201,9 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<[number, n
   let sentenceStart = 0
   for (let b = 0; b < batches; b++) {
     const clock = worker.advanceClock()
+    // Let the node serve other nodes (and move keys) while this loop runs on local keys.
+    const turn = worker.yieldIfDue()
+    if (turn !== undefined) await turn
     const ahead = b + INTENT_LOOKAHEAD_CLOCKS
     signalBatch(run, task, tokens, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
     const handle = task.handles[b % task.handles.length]!

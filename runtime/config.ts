@@ -22,6 +22,12 @@ export interface RoamConfigShape {
   readonly handoffTimeoutMs: number
   /** Sync rounds a node starts per second, at most (the next starts when the last is answered). */
   readonly syncRoundsPerSecondMax: number
+  /**
+   * Longest a worker's task computes on local keys before `worker.yieldIfDue`
+   * lets its node serve the network: the most a remote request to the node
+   * waits on a busy task.
+   */
+  readonly workerSliceMs: number
   /** Clocks ahead a node acts on intents before it has measured its workers' clock rate. */
   readonly intentWindowInitial: number
   /** Clocks ahead a node acts on intents, at most. */
@@ -57,6 +63,7 @@ export const defaultConfig: RoamConfigShape = {
   deferredOpsMax: 1_000_000,
   handoffTimeoutMs: 5_000,
   syncRoundsPerSecondMax: 200,
+  workerSliceMs: 1,
   intentWindowInitial: 8,
   intentWindowMax: 1_000,
   sampleHandlesMax: 1_024,

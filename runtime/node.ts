@@ -149,7 +149,7 @@ export class NodeRuntime {
   /** Set when a peer is lost (see `failPeer`); every later call fails with it. */
   lost: PeerLost | undefined
 
-  private readonly config: RoamConfigShape
+  readonly config: RoamConfigShape
   private readonly faults: FaultShape
   private readonly endpoint: Endpoint
   /** The current time in milliseconds, on the node's Clock. */

@@ -17,6 +17,7 @@
  * overlaps them: under Bun, at 16 floats a key on uniform keys, a gather went
  * from 0.64 to 0.91 of raw typed-array code (measured while working on issue 2).
  */
+import { setImmediate } from "node:timers"
 import { KeyState } from "../actors/lifecycle.ts"
 import { FrameType } from "./codec.ts"
 import { invalidArgument, keyOutOfRange, valueLengthMismatch } from "./errors.ts"
@@ -55,6 +56,13 @@ export class Worker {
   private scanTable = -1
   /** The sum of `touchRows`' loads, kept so that the loads are not optimized away. */
   private touched = 0
+  /** When (the node's Clock, ms) this worker's task last gave the event loop a turn (`yieldIfDue`). */
+  private turnAtMs: number
+  private readonly endTurn = (resolve: () => void) =>
+    setImmediate(() => {
+      this.turnAtMs = this.node.nowMs()
+      resolve()
+    })
 
   private readonly sampler: Sampler
   /** This worker's slot in the node's intent scheduler. */
@@ -66,6 +74,7 @@ export class Worker {
     sampling?: SamplingContext,
   ) {
     node.barrier.addWorker()
+    this.turnAtMs = node.nowMs()
     this.intentSlot = node.intents.addWorker()
     this.sampler = new Sampler(
       this,
@@ -93,6 +102,27 @@ export class Worker {
     this.node.intents.advance(this.intentSlot, clock)
     this.node.placement.onClockAdvanced()
     return clock
+  }
+
+  /**
+   * Give the node a turn of the event loop if this worker's task has run for
+   * `config.workerSliceMs` since its last one: returns a promise that resolves
+   * after the turn, or undefined (no promise, no microtask) when none is due.
+   *
+   * A node runs its workers' tasks and its protocol in one thread. While a task
+   * computes on local keys, its calls complete synchronously and the node
+   * serves nobody: other nodes' pulls, hand-overs and sync rounds wait until
+   * the task awaits something. A loop that can run long on local keys calls
+   * this once per mini-batch (`const turn = worker.yieldIfDue(); if (turn)
+   * await turn`), so that the node answers within about a slice and moves keys
+   * while the task computes. The slice is counted from this worker's last
+   * turn here, not from its other awaits.
+   */
+  yieldIfDue(): Promise<void> | undefined {
+    const node = this.node
+    node.assertOpen("yieldIfDue")
+    if (node.nowMs() - this.turnAtMs < node.config.workerSliceMs) return undefined
+    return new Promise(this.endTurn)
   }
 
   /**

@@ -419,6 +419,7 @@ describe("close", () => {
     await expect("localize", () => w.localize([0]))
     await expect("barrier", () => w.barrier())
     await expect("advanceClock", () => w.advanceClock())
+    await expect("yieldIfDue", () => w.yieldIfDue())
     await expect("worker()", () => node.worker())
     await expect("node()", () => cluster.node(0))
     // Closing twice is harmless.
@@ -803,5 +804,74 @@ describe("worker API behaviour", () => {
     } finally {
       await cluster.close()
     }
+  })
+
+  describe("yieldIfDue", () => {
+    /** Spin for `ms` of wall time. */
+    const spin = (ms: number) => {
+      const until = performance.now() + ms
+      while (performance.now() < until) { /* compute */ }
+    }
+
+    it("returns no promise within a slice, and one that resolves after it", async () => {
+      const cluster = await Cluster.local({
+        nodes: 2,
+        tables: tables(),
+        config: { workerSliceMs: 20 },
+      })
+      try {
+        const w = cluster.node(0).worker()
+        assert.equal(w.yieldIfDue(), undefined, "a new worker is within its first slice")
+        spin(25)
+        const turn = w.yieldIfDue()
+        assert.ok(turn instanceof Promise, "a slice has passed")
+        await turn
+        assert.equal(w.yieldIfDue(), undefined, "the turn starts a new slice")
+      } finally {
+        await cluster.close()
+      }
+    })
+
+    it("lets a node busy on local keys answer another node's pull; without it, no answer comes", async () => {
+      const cluster = await Cluster.local({ nodes: 2, tables: tables(), policy: "static" })
+      try {
+        const [busy, asker] = [cluster.node(0).worker(), cluster.node(1).worker()]
+        const local = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].filter((k) => busy.isLocal(k))
+        const remote = local.find((k) => !asker.isLocal(k))
+        assert.ok(remote !== undefined && local.length > 0)
+        const out = new Float32Array(floatsOf(local))
+        const deltas = new Float32Array(floatsOf(local)).fill(1)
+        /** A training loop on `busy`'s local keys until `asker`'s pull resolves or `ms` pass. */
+        const train = async (ms: number, yielding: boolean) => {
+          let answered = false
+          const pulled = asker.pull([remote]).then(() => answered = true)
+          const until = performance.now() + ms
+          let steps = 0
+          while (!answered && performance.now() < until) {
+            assert.ok(busy.tryPull(local, out))
+            busy.push(local, deltas)
+            steps++
+            const turn = yielding ? busy.yieldIfDue() : undefined
+            if (turn !== undefined) await turn
+          }
+          const duringLoop = answered
+          await pulled
+          return { duringLoop, steps }
+        }
+        // Negative control: a loop that never yields starves the node; the pull waits for its end.
+        const starved = await train(50, false)
+        assert.equal(starved.duringLoop, false)
+        // With a turn about every millisecond, the pull is answered while the loop runs.
+        const served = await train(2_000, true)
+        assert.equal(served.duringLoop, true, `unanswered after ${served.steps} steps`)
+        assert.ok(served.steps > 0)
+        // Every push of both loops landed once.
+        const values = await asker.pull(local)
+        const total = starved.steps + served.steps
+        assert.deepEqual(Array.from(values), initialOf(local).map((v) => v + total))
+      } finally {
+        await cluster.close()
+      }
+    })
   })
 })
