@@ -5,18 +5,21 @@
  * `col`), each value [factors (rank floats), bias]. Data points are
  * partitioned across workers by row, balancing the number of ratings; each
  * worker signals intent for its own rows for the rest of training (under
- * `lapse`/`nups`, a `localize`), so they move to its node and its pulls and
- * pushes of them are local; columns are shared by every worker. Each worker
- * runs SGD over its ratings in mini-batches: a mini-batch pulls its distinct
- * rows and columns once (synchronous when all are local), runs its steps on
- * those values in place, and pushes the changes back as deltas
- * (`BatchValues`); the worker advances its clock once per mini-batch. By
- * default (`--order blocked`) it visits them in DSGD's blocked order: the
- * columns are split into one block per worker, the epoch into as many
- * subepochs, and in each subepoch a worker visits its ratings of one block,
- * signalling intent for the block's columns for the subepoch's clocks, so
- * columns move between nodes in bulk, each block leaving a node `nodes - 1`
- * times an epoch (`blockAt`, `runBlocked`).
+ * `lapse`/`nups`, a `localize`) and pulls them once before the first epoch,
+ * so they are on its node and its pulls and pushes of them are local;
+ * columns are shared by every worker. Each worker runs SGD over its ratings
+ * in mini-batches: a mini-batch pulls its distinct rows and columns once
+ * (synchronous when all are local), runs its steps on those values in place,
+ * and pushes the changes back as deltas (`BatchValues`); the worker advances
+ * its clock once per mini-batch, and gives its node a turn of the event loop
+ * about once a millisecond (`yieldIfDue`), so other nodes are served while it
+ * trains. By default (`--order blocked`) it visits its ratings in DSGD's
+ * blocked order: the columns are split into blocks (two per worker on
+ * several nodes), the epoch into as many subepochs, and in each subepoch a
+ * worker visits its ratings of one block, signalling intent for the block's
+ * columns for the subepoch's clocks. Columns then move between nodes in
+ * bulk, each block leaving a node `nodes - 1` times an epoch, and while the
+ * worker trains on the block before (`blockAt`, `runBlocked`).
  * With `--order shuffled` it visits all its ratings in one seeded shuffle
  * and signals the keys of each mini-batch `INTENT_LOOKAHEAD_CLOCKS` ahead,
  * so that `adaptive` places the shared columns just in time, rating by
@@ -175,7 +178,9 @@ interface Run {
   readonly progress: Progress
   readonly cluster: Cluster
   readonly policy: PolicyName
-  /** Column blocks of the visiting order: one per worker of the cluster, or 1 (shuffled). */
+  /** Workers on each node. */
+  readonly workersPerNode: number
+  /** Column blocks of the visiting order (`columnBlocksOf`), or 1 (shuffled). */
   readonly columnBlocks: number
   done: number
 }
@@ -203,18 +208,34 @@ function runEpoch(run: Run, task: WorkerTask, epoch: number, rate: number): Prom
 }
 
 /**
- * The column block worker `worker` visits in subepoch `step` of `epoch`
- * (from 1), on a cluster of `nodes` nodes of `perNode` workers numbered node
- * by node. Any schedule that gives each worker every block once per epoch,
- * and no two workers one block at once, is DSGD's; this one also moves
- * columns between nodes as rarely as that allows. The blocks form one group
- * of `perNode` per node: the workers of a node first pass their group's
- * blocks among themselves (a move inside the node: free), then the groups
- * move on to the next node; and every other epoch runs its subepochs
- * backwards, so it starts with the blocks the last one ended with. Each block
- * then leaves a node `nodes - 1` times per epoch, the least possible; the
- * plain rotation `(worker + step) mod blocks` moved it `nodes` times, twice
- * as often on 2 nodes.
+ * The column blocks of the blocked order on `nodes` nodes of `perNode`
+ * workers: one group of `perNode` blocks per node on one node, two groups per
+ * node on several (`blockAt`).
+ */
+export function columnBlocksOf(nodes: number, perNode: number): number {
+  return (nodes === 1 ? 1 : 2 * nodes) * perNode
+}
+
+/**
+ * The column block worker `worker` visits in subepoch `step` (from 0 to
+ * `columnBlocksOf(nodes, perNode)`) of `epoch` (from 1), on a cluster of
+ * `nodes` nodes of `perNode` workers numbered node by node. Any schedule that
+ * gives each worker every block once per epoch, and no two workers one block
+ * at once, is DSGD's. This one also moves blocks between nodes as rarely as
+ * that allows, and never right after another node used them:
+ *
+ * - The blocks form groups of `perNode`. The workers of a node pass their
+ *   group's blocks among themselves (a move inside the node is free), then the
+ *   node moves on to another group.
+ * - On several nodes there are two groups per node (DSGD++, Teflioudi et al.
+ *   2012), and node `n` visits group `g + 2n` in its `g`-th group step. The
+ *   group a node visits next is then one no node visits now (the two differ in
+ *   parity), so it can move while the current one is trained on.
+ * - Every other epoch runs its subepochs backwards, so it starts with the
+ *   blocks the last one ended with.
+ *
+ * Each block then leaves a node `nodes - 1` times an epoch, the least
+ * possible.
  */
 export function blockAt(
   worker: number,
@@ -223,24 +244,36 @@ export function blockAt(
   nodes: number,
   perNode: number,
 ): number {
-  const blocks = nodes * perNode
+  const blocks = columnBlocksOf(nodes, perNode)
+  const groups = blocks / perNode
   const s = epoch % 2 === 1 ? step : blocks - 1 - step
-  const group = Math.floor(s / perNode)
   const node = Math.floor(worker / perNode)
-  return ((node + group) % nodes) * perNode + (worker + s) % perNode
+  const group = (Math.floor(s / perNode) + 2 * node) % groups
+  return group * perNode + (worker + s) % perNode
 }
 
 /**
  * The blocked visiting order (DSGD, Gemulla et al. 2011; Lapse's MF): the
- * columns are split into as many blocks as there are workers, and the epoch
- * into as many subepochs; in each subepoch each worker visits its ratings in
- * another column block (`blockAt`), so no two workers share a column within
- * a subepoch. The worker signals intent for the block's columns it touches
- * for the subepoch's clocks (hand-placed policies localize them), so each
- * column moves at most once per subepoch, in bulk, instead of following
- * every rating between nodes; the workers meet at a barrier between
- * subepochs, after each has ended its intent, so the next holder of a block
- * finds it free to move.
+ * columns are split into blocks (`columnBlocksOf`), and the epoch into as
+ * many subepochs; in each subepoch each worker visits its ratings in another
+ * column block (`blockAt`), so no two workers share a column within a
+ * subepoch. After a subepoch a worker ends its intent for the block (by
+ * advancing its clock) and arrives at a barrier.
+ *
+ * Blocks move while workers train. Once every worker has ended subepoch
+ * `s - 1` (its barrier resolved), a worker in subepoch `s` signals intent for
+ * the block of `s + 1`: the block's last visitor on another node had it in
+ * `s - 1` at the latest (`blockAt`), so it is free, and its columns move in
+ * bulk while this worker trains on block `s` (`yieldIfDue` in `runOrder`
+ * lets both nodes serve the move). Hand-placed policies localize the block
+ * instead, awaited when subepoch `s + 1` begins.
+ *
+ * With one worker per node, a worker waits only for the barrier of `s - 1`
+ * before it starts `s + 1`, not for the others to end `s`: whichever node is
+ * a little slower in a subepoch does not hold the other back, and the blocks
+ * of nodes a subepoch apart still never meet (`blockAt`). Workers of one node
+ * pass blocks to each other every subepoch, so with several a worker waits
+ * for the barrier of `s` itself.
  */
 async function runBlocked(
   run: Run,
@@ -250,23 +283,52 @@ async function runBlocked(
 ): Promise<number> {
   const blocks = run.columnBlocks
   const { worker } = task
-  const nodes = run.cluster.nodes
+  const { nodes } = run.cluster
+  const lag = run.workersPerNode === 1
+  const blockOf = (s: number) => blockAt(task.index, s, epoch, nodes, run.workersPerNode)
+  const batchesOf = (s: number) => Math.ceil(task.buckets[blockOf(s)].length / run.batch)
+  // Signal subepoch s's intent from clock `start`; returns what to await before s runs.
+  const signal = (s: number, start: number) => {
+    const batches = batchesOf(s)
+    if (batches === 0) return undefined
+    const keys = task.blockColumns[blockOf(s)]
+    const end = start + batches
+    return signalIntent(worker, { keys, start, end, policy: run.policy, phase: true })
+  }
   let loss = 0
+  let start = worker.clock + 1
+  let placing = signal(0, start)
+  // The barrier after the previous subepoch, while it is pending.
+  let previous: Promise<void> | undefined
   for (let s = 0; s < blocks; s++) {
-    const block = blockAt(task.index, s, epoch, nodes, blocks / nodes)
-    // A seed stream per (worker, subepoch); subepoch 0's is the shuffled order's.
-    const order = epochOrder(task.buckets[block], run.hyper.seed, epoch, task.index + s * blocks)
-    const batches = Math.ceil(order.length / run.batch)
+    const batches = batchesOf(s)
+    // Subepoch s runs clocks [start, start + batches), then ends its intent.
+    const next = start + (batches === 0 ? 0 : batches + 1)
+    let placingNext: Promise<void> | undefined
+    if (s + 1 < blocks) {
+      placingNext = previous === undefined
+        ? signal(s + 1, next)
+        : previous.then(() => signal(s + 1, next))
+      placingNext?.catch(() => {}) // Awaited, and so reported, when subepoch s + 1 begins.
+    }
+    await placing
     if (batches > 0) {
-      const start = worker.clock + 1
-      const keys = task.blockColumns[block]
-      const signal = { keys, start, end: start + batches, policy: run.policy, phase: true }
-      await signalIntent(worker, signal)
+      // A seed stream per (worker, subepoch); subepoch 0's is the shuffled order's.
+      const bucket = task.buckets[blockOf(s)]
+      const order = epochOrder(bucket, run.hyper.seed, epoch, task.index + s * blocks)
       loss += await runOrder(run, task, order, rate, false)
       worker.advanceClock() // The block's intent ends: its columns are free to move on.
     }
-    await worker.barrier()
+    await previous
+    previous = worker.barrier()
+    if (!lag) {
+      await previous
+      previous = undefined
+    }
+    placing = placingNext
+    start = next
   }
+  await previous
   return loss
 }
 
@@ -298,6 +360,9 @@ async function runOrder(
   for (let from = 0, batch = 0; from < visit.count; from += run.batch, batch++) {
     const to = Math.min(visit.count, from + run.batch)
     const clock = worker.advanceClock()
+    // Let the node serve other nodes (and move keys) while this loop runs on local keys.
+    const turn = worker.yieldIfDue()
+    if (turn !== undefined) await turn
     if (lookahead) {
       const ahead = {
         batch: batch + INTENT_LOOKAHEAD_CLOCKS,
@@ -381,7 +446,10 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
       }),
       cluster,
       policy: common.policy,
-      columnBlocks: options.order === "shuffled" ? 1 : cluster.nodes * common.workers,
+      workersPerNode: common.workers,
+      columnBlocks: options.order === "shuffled"
+        ? 1
+        : columnBlocksOf(cluster.nodes, common.workers),
       done: 0,
     }
     const tasks = await makeTasks(run, common.workers)
@@ -424,12 +492,16 @@ async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]
     ...blockShares(run, points[index], block),
   }))
   // A worker needs its own rows for the whole of training: a long-lived intent.
-  await Promise.all(tasks.map((task) => {
+  // It pulls them once, so that training starts with them placed (under
+  // `static`, this is one remote pull), and the workers start together.
+  await Promise.all(tasks.map(async (task) => {
     const rows: number[] = []
     for (let r = 0; r < train.rows; r++) if (owner[r] === task.index) rows.push(run.rowStart + r)
     const signal = { keys: rows, start: task.worker.clock, end: FOREVER }
-    return signalIntent(task.worker, { ...signal, policy: run.policy })
+    await signalIntent(task.worker, { ...signal, policy: run.policy })
+    await task.worker.pull(rows)
   }))
+  await Promise.all(tasks.map((task) => task.worker.barrier()))
   return tasks
 }
 

@@ -13,7 +13,14 @@ import assert from "node:assert/strict"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { assignColumns, assignRows, blockAt, main, trainMf } from "../examples/mf.ts"
+import {
+  assignColumns,
+  assignRows,
+  blockAt,
+  columnBlocksOf,
+  main,
+  trainMf,
+} from "../examples/mf.ts"
 import { formatMatrixMarket } from "../examples/data/matrix_market.ts"
 import { meanOf, splitRatings } from "../examples/data/ratings.ts"
 import { syntheticRatings } from "../examples/data/synthetic.ts"
@@ -136,33 +143,46 @@ describe("mf example", () => {
     assert.ok(Math.max(...load) - Math.min(...load) <= Math.max(...load) * 0.1, String(load))
   })
 
-  it("the blocked schedule is DSGD's and moves a block off a node nodes - 1 times an epoch", () => {
+  it("the blocked schedule is DSGD's, moves a block off a node nodes - 1 times an epoch, and never right after another node used it", () => {
     for (const [nodes, perNode] of [[1, 1], [1, 3], [2, 1], [2, 2], [3, 1], [3, 2], [4, 3]]) {
       const workers = nodes * perNode
-      const at: number[][] = [] // at[block]: the worker holding it, subepoch after subepoch
-      for (let b = 0; b < workers; b++) at.push([])
+      const blocks = columnBlocksOf(nodes, perNode)
+      assert.equal(blocks, nodes === 1 ? perNode : 2 * workers)
+      const nodeOf = (w: number) => Math.floor(w / perNode)
+      const at: number[][] = [] // at[block]: the worker holding it, subepoch after subepoch (-1: none)
+      for (let b = 0; b < blocks; b++) at.push([])
       for (let epoch = 1; epoch <= 4; epoch++) {
         const seen = Array.from({ length: workers }, () => new Set<number>())
-        for (let step = 0; step < workers; step++) {
+        for (let step = 0; step < blocks; step++) {
           const held = new Set<number>()
           for (let w = 0; w < workers; w++) {
             const block = blockAt(w, step, epoch, nodes, perNode)
-            assert.ok(block >= 0 && block < workers, `block ${block}`)
+            assert.ok(block >= 0 && block < blocks, `block ${block}`)
             assert.ok(!held.has(block), `${nodes}x${perNode}: block ${block} twice in a subepoch`)
             held.add(block)
             seen[w].add(block)
             at[block].push(w)
           }
+          for (let b = 0; b < blocks; b++) if (!held.has(b)) at[b].push(-1)
         }
-        for (const s of seen) assert.equal(s.size, workers, "every worker visits every block")
+        for (const s of seen) assert.equal(s.size, blocks, "every worker visits every block")
       }
-      // Node changes of each block over 4 epochs, the epochs' seams included.
       for (const holders of at) {
+        // Node changes of each block over 4 epochs, the epochs' seams included.
+        const visits = holders.filter((w) => w >= 0)
         let moves = 0
-        for (let i = 1; i < holders.length; i++) {
-          if (Math.floor(holders[i] / perNode) !== Math.floor(holders[i - 1] / perNode)) moves++
+        for (let i = 1; i < visits.length; i++) {
+          if (nodeOf(visits[i]) !== nodeOf(visits[i - 1])) moves++
         }
-        assert.equal(moves, 4 * (nodes - 1), `${nodes}x${perNode}: ${holders}`)
+        assert.equal(moves, 4 * (nodes - 1), `${nodes}x${perNode}: ${visits}`)
+        // A block that comes to a node was free (or on that node) the subepoch before: it moves
+        // while the node trains on another block.
+        for (let i = 1; i < holders.length; i++) {
+          const [before, now] = [holders[i - 1], holders[i]]
+          if (now >= 0 && before >= 0) {
+            assert.equal(nodeOf(before), nodeOf(now), `${nodes}x${perNode}: ${holders}`)
+          }
+        }
       }
     }
   })
