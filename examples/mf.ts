@@ -347,11 +347,8 @@ async function runOrder(
   rate: number,
   lookahead: boolean,
 ): Promise<number> {
-  const { hyper } = run
-  const { worker, visit, tables, offsets } = task
-  const [rows, cols] = tables
+  const { worker, visit, tables } = task
   gatherPoints(run.train, order, run, visit)
-  const { keys, ratings } = visit
   let loss = 0
   // The first mini-batches: batch b runs at clock now + b + 1.
   for (let b = 0; lookahead && b < INTENT_LOOKAHEAD_CLOCKS; b++) {
@@ -371,20 +368,43 @@ async function runOrder(
       signalBatch(run, task, ahead)
     }
     if (from > 0) run.progress.tick(run.done += run.batch)
-    for (let i = from, o = 0; i < to; i++, o += 2) {
-      offsets[o] = rows.offsetOf(keys[2 * i])
-      offsets[o + 1] = cols.offsetOf(keys[2 * i + 1])
-    }
+    collectBatch(task, from, to)
     const pulling = pullBatches(worker, tables)
     if (pulling !== undefined) await pulling
-    const rowValues = rows.values
-    const colValues = cols.values
-    for (let i = from, o = 0; i < to; i++, o += 2) {
-      loss += sgdStep(hyper, ratings[i], rate, rowValues, offsets[o], colValues, offsets[o + 1])
-    }
-    rows.push(worker)
-    cols.push(worker)
+    loss += stepBatch(run, task, { from, to, rate })
   }
+  return loss
+}
+
+// The synchronous parts of a mini-batch live outside the async `runOrder`:
+// once the loop there suspends (a turn of `yieldIfDue`), Bun ran SGD steps
+// written inline 8-15% slower on one node.
+
+/** Points [from, to) of the visit: each one's offsets in the mini-batch's rows and columns. */
+function collectBatch(task: WorkerTask, from: number, to: number): void {
+  const { visit: { keys }, tables: [rows, cols], offsets } = task
+  for (let i = from, o = 0; i < to; i++, o += 2) {
+    offsets[o] = rows.offsetOf(keys[2 * i])
+    offsets[o + 1] = cols.offsetOf(keys[2 * i + 1])
+  }
+}
+
+/** SGD steps over points [from, to) on the pulled values, then push their changes; returns the squared errors. */
+function stepBatch(
+  run: Run,
+  task: WorkerTask,
+  at: { from: number; to: number; rate: number },
+): number {
+  const { hyper } = run
+  const { worker, visit: { ratings }, tables: [rows, cols], offsets } = task
+  const rowValues = rows.values
+  const colValues = cols.values
+  let loss = 0
+  for (let i = at.from, o = 0; i < at.to; i++, o += 2) {
+    loss += sgdStep(hyper, ratings[i], at.rate, rowValues, offsets[o], colValues, offsets[o + 1])
+  }
+  rows.push(worker)
+  cols.push(worker)
   return loss
 }
 
