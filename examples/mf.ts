@@ -472,7 +472,7 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
         : columnBlocksOf(cluster.nodes, common.workers),
       done: 0,
     }
-    const tasks = await makeTasks(run, common.workers)
+    const tasks = await makeTasks(run)
     return await trainEpochs(run, tasks, common.epochs, options.rate, test)
   } finally {
     await cluster.close()
@@ -486,8 +486,8 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
  * so that the processes of a multi-process cluster share the data instead of
  * each training all of it.
  */
-async function makeTasks(run: Run, workersPerNode: number): Promise<WorkerTask[]> {
-  const { cluster, train } = run
+async function makeTasks(run: Run): Promise<WorkerTask[]> {
+  const { cluster, train, workersPerNode } = run
   const workers = cluster.localNodes.flatMap((node) =>
     Array.from({ length: workersPerNode }, (_, w) => ({
       worker: node.worker(),
