@@ -25,6 +25,11 @@
  * asks for a value only when the owner's version differs (replica_sync.ts).
  * A wrong "unchanged" would need 2^32 changes of one key between two syncs of
  * a replica, which a round (milliseconds) cannot span.
+ *
+ * `arrivals` counts, per key, the times its value arrived here (the key left
+ * `expected`), so a node can tell that a value it was waiting for when asked
+ * has come since, even if the key was dropped and asked for again in between:
+ * `waitSync`'s answer needs that (runtime/replica_sync.ts).
  */
 import { assert } from "./assert.ts"
 import type { KeySpace, Table } from "./key_space.ts"
@@ -192,20 +197,40 @@ export class Store {
   readonly busy: Int32Array
   /** Per key: its slot while it serves locally with nothing busy, else -1 (the module note). */
   readonly ready: Int32Array
+  /** Per key: how often its value arrived (it left `expected`), modulo 2^32. */
+  readonly arrivals: Uint32Array
   readonly slabs: readonly TableSlab[]
   private replicaKeys = 0
+  private expectedKeys = 0
 
   constructor(readonly space: KeySpace, capacities: readonly number[]) {
     this.state = new Uint8Array(space.keys)
     this.versions = new Uint32Array(space.keys)
     this.busy = new Int32Array(space.keys)
     this.ready = new Int32Array(space.keys).fill(-1)
+    this.arrivals = new Uint32Array(space.keys)
     this.slabs = space.tables.map((t) => new TableSlab(t, capacities[t.index] ?? 1))
   }
 
   /** Number of keys held as replicas (so a hot loop can skip telling replicas apart). */
   get replicasHeld(): number {
     return this.replicaKeys
+  }
+
+  /** Number of keys whose value this node waits for (`expected`). */
+  get expectedHeld(): number {
+    return this.expectedKeys
+  }
+
+  /** The keys this node waits for (`expected`), in key order. */
+  expectedList(): Uint32Array {
+    const keys = new Uint32Array(this.expectedKeys)
+    if (this.expectedKeys === 0) return keys
+    let n = 0
+    for (let k = 0; k < this.state.length; k++) {
+      if (this.state[k] === KeyState.Expected) keys[n++] = k
+    }
+    return keys
   }
 
   /** One more unfinished operation of this node on `key`: it is not ready until it ends. */
@@ -244,6 +269,11 @@ export class Store {
     this.state[key] = to
     if (from === KeyState.Replica) this.replicaKeys--
     if (to === KeyState.Replica) this.replicaKeys++
+    if (from === KeyState.Expected) {
+      this.expectedKeys--
+      this.arrivals[key]++
+    }
+    if (to === KeyState.Expected) this.expectedKeys++
     const slab = this.slabOf(key)
     let offset: number
     if (!holdsValue(from) && holdsValue(to)) offset = slab.allocate(key)
@@ -282,9 +312,11 @@ export class Store {
     for (const slab of this.slabs) used += slab.checkIntegrity()
     assert(used === holding, `${used} slots in use for ${holding} keys holding values`)
     let replicas = 0
+    let expected = 0
     for (let k = 0; k < this.state.length; k++) {
       const s = this.state[k]
       if (s === KeyState.Replica) replicas++
+      if (s === KeyState.Expected) expected++
       assert(this.busy[k] >= 0, () => `key ${k} has negative busy ${this.busy[k]}`)
       const slab = this.slabOf(k)
       const ready = this.busy[k] === 0 && servesLocally(s) ? slab.slotOf[k - slab.table.start] : -1
@@ -294,5 +326,6 @@ export class Store {
       )
     }
     assert(replicas === this.replicaKeys, `${replicas} replicas but ${this.replicaKeys} counted`)
+    assert(expected === this.expectedKeys, `${expected} expected but ${this.expectedKeys} counted`)
   }
 }

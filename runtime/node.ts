@@ -433,14 +433,15 @@ export class NodeRuntime {
   /**
    * Resolves once every push this node's workers made before the call is
    * merged at the owners and reflected in every replica: this node's open
-   * operations are answered, a sync round of its own started after the call
-   * has completed (its replicas' deltas are merged), and then every other
-   * node has completed a round started after being asked.
+   * operations are answered, the values it expected have arrived and a sync
+   * round of its own started after that has completed (its replicas' deltas
+   * are merged), and then every other node has done the same after being
+   * asked (`ReplicaSync.roundAfterArrivals`).
    */
   async waitSync(): Promise<void> {
     this.assertOpen("waitSync")
     await Promise.all([...this.ops.values()].map((op) => op.done.catch(() => {})))
-    await this.sync.nextRound()
+    await this.sync.roundAfterArrivals()
     if (this.nodes === 1) return
     this.assertOpen("waitSync")
     const id = this.nextSyncWaitId++

@@ -20,7 +20,13 @@
  * Round counters also carry `waitSync`: a node asked (`SyncWait`) answers once
  * a round it started after the question has completed, because such a round
  * fetched values that include everything the asker had merged at the owners
- * before asking.
+ * before asking. A value this node was still waiting for when asked (a key
+ * `expected`) may have left its owner before the asker's pushes merged there
+ * and land after the answer, so the node first waits for each such key to
+ * arrive, counted by the store's per-key `arrivals` rather than by its state
+ * (a key may arrive, be dropped and be expected again before the node looks),
+ * and then for a round started after the last of them arrived, which brings
+ * the replicas among them up to date.
  */
 import { Clock, Duration, Effect } from "effect"
 import { assert } from "../actors/assert.ts"
@@ -66,6 +72,19 @@ export class ReplicaSync {
   > = []
   /** Why no round can complete any more (a peer lost, the node closed), once so. */
   private failed: Error | undefined
+  /**
+   * `SyncWait`s that wait for values expected when they came: `keys` with
+   * their `arrivals` then (`marks`); `next` indexes the first not seen to arrive.
+   */
+  private readonly arriving: Array<
+    {
+      keys: Uint32Array
+      marks: Uint32Array
+      next: number
+      wake: () => void
+      fail: (error: Error) => void
+    }
+  > = []
 
   /** Per destination: the changed replicas' deltas, and the unchanged ones' versions. */
   private readonly deltas: Outbox
@@ -91,6 +110,7 @@ export class ReplicaSync {
     if (this.running) return false
     const host = this.host
     const { store, replicas, directory } = host
+    if (this.arriving.length > 0) this.admitArrived()
     this.running = true
     this.roundsStarted++
     this.roundDone = done
@@ -195,16 +215,50 @@ export class ReplicaSync {
     return new Promise((wake, fail) => this.waiters.push({ round, wake, fail }))
   }
 
+  /**
+   * Resolves once every key expected now has arrived and a round started
+   * after that has completed (at once `nextRound` when none is expected).
+   */
+  roundAfterArrivals(): Promise<void> {
+    const store = this.host.store
+    if (this.failed !== undefined || store.expectedHeld === 0) return this.nextRound()
+    const keys = store.expectedList()
+    const marks = new Uint32Array(keys.length)
+    for (let i = 0; i < keys.length; i++) marks[i] = store.arrivals[keys[i]]
+    return new Promise((wake, fail) => this.arriving.push({ keys, marks, next: 0, wake, fail }))
+  }
+
+  /**
+   * A round is about to start: the waits whose keys have all arrived wait for
+   * it (it is the next to start), the others keep waiting for their keys.
+   */
+  private admitArrived(): void {
+    const arrivals = this.host.store.arrivals
+    const round = this.roundsStarted + 1
+    for (let w = this.arriving.length - 1; w >= 0; w--) {
+      const wait = this.arriving[w]
+      const { keys, marks } = wait
+      while (wait.next < keys.length && arrivals[keys[wait.next]] !== marks[wait.next]) wait.next++
+      if (wait.next < keys.length) continue
+      this.arriving.splice(w, 1)
+      this.waiters.push({ round, wake: wait.wake, fail: wait.fail })
+    }
+  }
+
   /** No round will complete any more: fail every wait for one with `error`. */
   fail(error: Error): void {
     this.failed ??= error
     for (const waiter of this.waiters.splice(0)) waiter.fail(error)
+    for (const wait of this.arriving.splice(0)) wait.fail(error)
   }
 
-  /** Answer a `SyncWait` from `from` once a round started after it has completed. */
+  /**
+   * Answer a `SyncWait` from `from` once the values this node expected when
+   * it came have arrived and a round started after that has completed.
+   */
   onSyncWait(from: number, id: number): void {
     const host = this.host
-    this.nextRound().then(
+    this.roundAfterArrivals().then(
       () =>
         host.sendFrame(
           from,

@@ -290,20 +290,16 @@ describe("pinned regressions (each a counterexample a property once found)", () 
     }, { policy: "adaptive" })
   })
 
-  // KNOWN BUG, not fixed yet: `todo` until it is, so the suite stays green
-  // while the counterexample is kept. Seed 271828 of the adaptive property at
-  // 3x runs (ROAM_PROPERTY_RUNS=3). Node 0 owns key 3 and grants node 1 an
-  // intent replica (value 3) before a push of worker 8 (node 4) to key 3,
-  // forwarded by the old owner, merges at node 0. Worker 8's waitSync asks
-  // every node for a sync round after its question; node 1 still expects the
-  // replica, has none to sync, and answers at once. The stale replica then
-  // arrives and waitSync resolves with node 1 showing lane 8 as 3, not 4
-  // (the next round would fix it, so item 6 holds; waitSync's promise does
-  // not). The fix: a node answers a SyncWait only once the keys it expected
-  // when asked have arrived and a round started after that has completed.
-  it("waitSync covers a push whose key's replica is on its way (seed 271828)", {
-    todo: "known bug: a SyncWait is answered while a stale replica is on its way",
-  }, async () => {
+  // Seed 271828 of the adaptive property at 3x runs (ROAM_PROPERTY_RUNS=3).
+  // Node 0 owns key 3 and grants node 1 an intent replica (value 3) before a
+  // push of worker 8 (node 4) to key 3, forwarded by the old owner, merges at
+  // node 0. Worker 8's waitSync asks every node for a sync round after its
+  // question; node 1 still expected the replica, had none to sync, and
+  // answered at once. The stale replica then arrived and waitSync resolved
+  // with node 1 showing lane 8 as 3, not 4. Now a node answers only once the
+  // keys it expected when asked have arrived and a round started after that
+  // has completed (runtime/replica_sync.ts).
+  it("waitSync covers a push whose key's replica is on its way (seed 271828)", async () => {
     await runWorkload({
       nodes: 5,
       workersPerNode: 2,

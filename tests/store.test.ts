@@ -393,6 +393,29 @@ describe("Store", () => {
     assert.equal(holdsValue(KeyState.Absent), false)
   })
 
+  it("lists the expected keys and counts each key's arrivals, also across a drop and a new wait", () => {
+    const store = new Store(space, [1, 1])
+    store.transition(2, KeyEvent.Localize)
+    store.transition(7, KeyEvent.AwaitReplica)
+    assert.equal(store.expectedHeld, 2)
+    assert.deepEqual(Array.from(store.expectedList()), [2, 7])
+    assert.deepEqual([store.arrivals[2], store.arrivals[7]], [0, 0])
+    store.transition(7, KeyEvent.ReplicaArrived)
+    store.transition(7, KeyEvent.DropReplica)
+    store.transition(7, KeyEvent.AwaitReplica)
+    // Expected again, as before: only the count tells that a value came in between.
+    assert.equal(store.state[7], KeyState.Expected)
+    assert.equal(store.arrivals[7], 1)
+    store.transition(2, KeyEvent.ValueArrived)
+    assert.equal(store.arrivals[2], 1)
+    assert.deepEqual(Array.from(store.expectedList()), [7])
+    store.transition(7, KeyEvent.ReplicaArrived)
+    assert.equal(store.expectedHeld, 0)
+    assert.equal(store.expectedList().length, 0)
+    assert.equal(store.arrivals[7], 2)
+    store.checkIntegrity()
+  })
+
   describe("checkIntegrity", () => {
     /** A store with a mix of states: owners in both tables, one handing over, one expected. */
     function populated(): Store {
@@ -418,6 +441,12 @@ describe("Store", () => {
       const store = populated()
       store.state[6] = KeyState.Absent
       assert.throws(() => store.checkIntegrity(), /key 6 is absent but has slot/)
+    })
+
+    it("catches a key made expected behind the store's back", () => {
+      const store = populated()
+      store.state[3] = KeyState.Expected
+      assert.throws(() => store.checkIntegrity(), /2 expected but 1 counted/)
     })
 
     it("catches an absent key whose state was overwritten to owner", () => {
