@@ -72,8 +72,10 @@ export const messageBytesMax = (frameBytesMax: number): number => frameBytesMax 
 export function frameMessage(frames: readonly Uint8Array[]): Uint8Array {
   let bytes = 0
   for (const frame of frames) bytes += LENGTH_BYTES + frame.byteLength
-  const message = new Uint8Array(bytes)
-  const view = new DataView(message.buffer)
+  // The buffer first (codec.ts `encodeFrame` says why).
+  const buffer = new ArrayBuffer(bytes)
+  const message = new Uint8Array(buffer)
+  const view = new DataView(buffer)
   let at = 0
   for (const frame of frames) {
     view.setUint32(at, frame.byteLength, true)
