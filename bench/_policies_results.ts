@@ -20,7 +20,7 @@ import { median } from "./_harness.ts"
 export interface NodeResult {
   /** The nodes this process ran (one under the launcher, all of them in one process). */
   readonly nodeIds: readonly number[]
-  /** Cluster start and initial replicas, up to the barrier that starts the timed section. */
+  /** Cluster start and initial placement, up to the barrier that starts the timed section. */
   readonly setupMs: number
   /** From the barrier before the first step to the barrier after `waitSync`. */
   readonly wallMs: number

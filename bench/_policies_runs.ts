@@ -12,7 +12,8 @@
  * deltas number that index of one seeded workload, which every process
  * builds whole, so that each can check the exact sums of the pushes of every
  * worker of the cluster. The timed section runs from a barrier, once the
- * initial replicas are in place, to a barrier after `waitSync`, so every
+ * initial placement is done (nups' replicas, the first batches a worker
+ * signals: `placeFirst`), to a barrier after `waitSync`, so every
  * process times the same span of the cluster's work; the runner takes the
  * slowest (`_policies_results.ts`).
  */
@@ -164,7 +165,35 @@ export function makeWorkload(nodes: number, steps: number): Workload {
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-/** One worker's steps under `signal`: signal ahead, pull, push, yield. */
+/**
+ * Before timing, signal the first `ahead` batches (localize them, or signal
+ * the intents for their clocks) and wait until their keys are in place: the
+ * setup's initial placement, as `nups` has its hot set replicated before the
+ * clock starts. Otherwise the timed section of a signalling setup would open
+ * with `ahead` steps whose keys were asked for just before use. For intents,
+ * a pull of the batch waits for the keys still on their way.
+ */
+async function placeFirst(
+  worker: Worker,
+  batches: readonly Uint32Array[],
+  signal: Signal,
+): Promise<void> {
+  if (signal.kind === "none") return
+  const first = batches.slice(0, signal.ahead)
+  if (signal.kind === "localize") {
+    await Promise.all(first.map((batch) => worker.localize(batch)))
+    return
+  }
+  const clock0 = worker.clock
+  first.forEach((batch, s) => worker.intent(batch, clock0 + s, clock0 + s + 1))
+  const out = new Float32Array(BATCH_KEYS * LENGTH)
+  for (const batch of first) await worker.pull(batch, out)
+}
+
+/**
+ * One worker's steps under `signal`, the first `ahead` batches already
+ * signalled (`placeFirst`): signal ahead, pull, push, yield.
+ */
 async function runWorker(
   worker: Worker,
   batches: readonly Uint32Array[],
@@ -187,7 +216,6 @@ async function runWorker(
       intents.intent(batches[s], clock0 + s, clock0 + s + 1)
     }
   }
-  for (let s = 0; s < ahead; s++) announce(s)
   for (let s = 0; s < batches.length; s++) {
     announce(s + ahead)
     const pending = localized[s]
@@ -233,6 +261,9 @@ export async function runSetup(setup: Setup, load: Workload): Promise<NodeResult
       const firsts = workers.filter(({ worker }) => worker.index === 0)
       await Promise.all(firsts.map(({ worker }) => worker.pull(replicated)))
     }
+    await Promise.all(
+      workers.map(({ worker, index }) => placeFirst(worker, load.batches[index], setup.signal)),
+    )
     await meet()
     const before = cluster.stats()
     const t1 = performance.now()

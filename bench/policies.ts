@@ -33,8 +33,9 @@
  * (`runtime/launch.ts`) in fresh processes with a timeout for each run
  * (`_processes.ts`), so that a remote access pays a real round trip and the
  * nodes run in parallel on the machine's cores. Each process times the same
- * section, from a barrier once the initial replicas are in place to a
- * barrier after `waitSync`, and the run's wall time is the slowest
+ * section, from a barrier once the initial placement is done (nups' hot
+ * set replicated; the first `ahead` batches localized, or their intents
+ * signalled and their keys arrived) to a barrier after `waitSync`, and the run's wall time is the slowest
  * process's; counts are summed over processes, and each process checks the
  * exact sums on its node (it builds the whole seeded workload, so it knows
  * every worker's pushes). A run that hangs or fails is recorded as such and
@@ -316,7 +317,7 @@ async function main(): Promise<void> {
   console.log(
     "\nlocal: accesses served by this node's store (owned or replica); frames and MB per 1M " +
       "key accesses; sync rds: sync rounds started (all nodes); relocs: keys moved; setup: " +
-      "cluster start and initial replicas (not in wall); wall: steps + waitSync, between two " +
+      "cluster start and initial placement (replicas, first signalled batches; not in wall); wall: steps + waitSync, between two " +
       "barriers. Medians over the repetitions that gave a result.",
   )
   console.log(`${((performance.now() - started) / 1000).toFixed(1)} s in all.`)
