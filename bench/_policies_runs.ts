@@ -166,12 +166,27 @@ export function makeWorkload(nodes: number, steps: number): Workload {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
- * Before timing, signal the first `ahead` batches (localize them, or signal
- * the intents for their clocks) and wait until their keys are in place: the
- * setup's initial placement, as `nups` has its hot set replicated before the
- * clock starts. Otherwise the timed section of a signalling setup would open
- * with `ahead` steps whose keys were asked for just before use. For intents,
- * a pull of the batch waits for the keys still on their way.
+ * Signal `batch`, which runs at `clock`, as `signal` says: localize it
+ * (returning the promise to await before using it) or signal its intent.
+ */
+function signalBatch(
+  worker: Worker,
+  batch: Uint32Array,
+  clock: number,
+  signal: Signal,
+): Promise<void> | undefined {
+  if (signal.kind === "localize") return worker.localize(batch)
+  if (signal.kind === "intent") worker.intent(batch, clock, clock + 1)
+  return undefined
+}
+
+/**
+ * Before timing, signal the first `ahead` batches and wait until their keys
+ * are in place: the setup's initial placement, as `nups` has its hot set
+ * replicated before the clock starts. Otherwise the timed section of a
+ * signalling setup would open with `ahead` steps whose keys were asked for
+ * just before use. For intents, a pull of the batch waits for the keys still
+ * on their way.
  */
 async function placeFirst(
   worker: Worker,
@@ -180,12 +195,9 @@ async function placeFirst(
 ): Promise<void> {
   if (signal.kind === "none") return
   const first = batches.slice(0, signal.ahead)
-  if (signal.kind === "localize") {
-    await Promise.all(first.map((batch) => worker.localize(batch)))
-    return
-  }
   const clock0 = worker.clock
-  first.forEach((batch, s) => worker.intent(batch, clock0 + s, clock0 + s + 1))
+  await Promise.all(first.map((batch, s) => signalBatch(worker, batch, clock0 + s, signal)))
+  if (signal.kind !== "intent") return
   const out = new Float32Array(BATCH_KEYS * LENGTH)
   for (const batch of first) await worker.pull(batch, out)
 }
@@ -203,18 +215,13 @@ async function runWorker(
   const out = new Float32Array(BATCH_KEYS * LENGTH)
   const ahead = signal.kind === "none" ? 0 : signal.ahead
   const localized: (Promise<void> | undefined)[] = []
-  const intents = signal.kind === "intent" ? worker : undefined
   // Step s runs at clock `clock0 + s`: advanceClock is called once per step.
   const clock0 = worker.clock
   const announce = (s: number) => {
     if (s >= batches.length) return
-    if (signal.kind === "localize") {
-      const done = worker.localize(batches[s])
-      done.catch(() => {}) // awaited at step s; never an unhandled rejection before that
-      localized[s] = done
-    } else if (intents) {
-      intents.intent(batches[s], clock0 + s, clock0 + s + 1)
-    }
+    const done = signalBatch(worker, batches[s], clock0 + s, signal)
+    done?.catch(() => {}) // awaited at step s; never an unhandled rejection before that
+    localized[s] = done
   }
   for (let s = 0; s < batches.length; s++) {
     announce(s + ahead)
@@ -226,7 +233,7 @@ async function runWorker(
     const keys = batches[s]
     if (!worker.tryPull(keys, out)) await worker.pull(keys, out)
     worker.push(keys, deltas[s % deltas.length])
-    if (intents) worker.advanceClock()
+    if (signal.kind === "intent") worker.advanceClock()
     await yieldToEventLoop()
   }
 }

@@ -202,7 +202,7 @@ export class ReplicaSync {
   }
 
   /** Resolves once a round started after this call has completed. */
-  nextRound(): Promise<void> {
+  private nextRound(): Promise<void> {
     if (this.failed !== undefined) return Promise.reject(this.failed)
     // With no replica here a round has nothing to send and completes at once:
     // start one now rather than wait out the round fiber's time slot.
