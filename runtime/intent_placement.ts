@@ -7,8 +7,11 @@
  * nothing of, through one of its own operations, so the intent is ordered
  * after its earlier operations on the keys and what comes back already holds
  * them; the keys are expected until a hand-over or a replica arrives. When
- * interest ends (`release`) it drops its replicas (the drop tells the owner)
- * and sends `IntentEnd` for keys it holds nothing of. A key it handed away
+ * interest ends (`release`) it waits for the end of its next sync round
+ * (`releaseEnded`), then, for the keys whose interest has not come back,
+ * drops its replicas (the drop tells the owner) and sends `IntentEnd` for
+ * keys it holds nothing of: one frame per owner for a round's releases, and
+ * a replica asked for again within the round stays. A key it handed away
  * while it still had intent for it is asked back at its next clock
  * (`wantedBack`, `onClockAdvanced`), which bounds how often a contested key
  * moves.
@@ -55,6 +58,11 @@ export interface PlacementHost {
   pump(): void
 }
 
+/** Interest ended while the key was held here other than as owner (replica, expected, absent). */
+const ENDED_HELD = 1
+/** Interest ended while the key was owned here: there is nothing to release. */
+const ENDED_OWNED = 2
+
 const NO_VALUES = new Float32Array(0)
 const NO_OFFSETS = new Uint32Array(0)
 
@@ -65,9 +73,14 @@ export class IntentPlacement {
   readonly grants: Outbox
   /** Keys handed away while this node had intent for them: asked back at the next clock. */
   private readonly wantedBack = new Set<number>()
+  /** Keys whose interest ended since the last sync round, each once (`ending` marks them). */
+  private readonly ended: number[] = []
+  /** Per key: 0, or how it was held when its interest last ended (`ENDED_HELD`, `ENDED_OWNED`). */
+  private readonly ending: Uint8Array
 
   constructor(private readonly node: PlacementHost, frameKeysMax: number, nodes: number) {
     this.grants = new Outbox(nodes, frameKeysMax)
+    this.ending = new Uint8Array(node.store.space.keys)
   }
 
   /** Interest in `keys` began here (runtime/intents.ts): acquire the ones not local. */
@@ -92,19 +105,56 @@ export class IntentPlacement {
     })
   }
 
-  /** Interest in `keys` ended here: drop their replicas and tell the owners. */
+  /**
+   * Interest in `keys` ended here: note them, to be released at the end of
+   * the node's next sync round (`releaseEnded`). A key owned here needs
+   * nothing: the owner records only the other nodes' intent.
+   */
   release(keys: readonly number[]): void {
     const node = this.node
     if (!node.policy.usesIntent || node.closed) return
     const state = node.store.state
+    const ending = this.ending
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]
+      const owned = state[key] === KeyState.Owner
+      if (ending[key] === 0) {
+        if (owned) continue
+        this.ended.push(key)
+      }
+      // The latest end counts: a key may end, come back and end again in one round.
+      ending[key] = owned ? ENDED_OWNED : ENDED_HELD
+    }
+  }
+
+  /**
+   * A sync round completed: release the keys whose interest ended since the
+   * last round and has not come back. Their replicas are dropped (the drop
+   * carries the last delta and tells the owner), and the owners of the keys
+   * this node holds nothing of hear `IntentEnd`: one frame per owner for
+   * the round's releases, where releasing at each clock sent a frame or two
+   * per clock and owner. A key asked for again within the round keeps its
+   * replica rather than leave and come back.
+   */
+  releaseEnded(): void {
+    const ended = this.ended
+    if (ended.length === 0) return
+    const node = this.node
+    const state = node.store.state
+    const interest = node.intents.interest
+    const ending = this.ending
     const drop: number[] = []
-    for (const key of keys) {
+    for (let k = 0; k < ended.length; k++) {
+      const key = ended[k]
+      const mark = ending[key]
+      ending[key] = 0
+      if (mark === ENDED_OWNED || interest[key] > 0 || node.closed) continue
       const s = state[key]
       if (s === KeyState.Owner) continue
-      // A replica's drop tells the owner itself, with its last delta.
       if (s === KeyState.Replica) drop.push(key)
       else node.towardsOwner(key)
     }
+    ended.length = 0
     // The drops send the IntentEnd of these keys with those of unchanged replicas.
     if (drop.length > 0) node.dropReplicas(drop)
     node.sendTowardsOwners(FrameType.IntentEnd)

@@ -237,7 +237,10 @@ export class NodeRuntime {
       sendFrame: (to, frame) => this.send(to, frame),
       forwardHopsMax: options.config.forwardHopsMax,
       onSyncAnswered: (key) => this.keeper.onSyncAnswered(key),
-      onRound: () => this.intents.onRound(),
+      onRound: () => {
+        this.intents.onRound()
+        this.placement.releaseEnded()
+      },
     }, options.config.frameKeysMax)
     this.intents = new IntentScheduler(
       this.placement,

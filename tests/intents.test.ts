@@ -306,8 +306,8 @@ async function manualPair() {
   return { cluster, drain, close }
 }
 
-describe("intent that returns while its replica is being dropped", () => {
-  it("keeps the replica when intent comes back before a drop deferred for a sync answer", async () => {
+describe("intent that returns before its replica is released", () => {
+  it("keeps the replica when intent comes back before the end of the round that would release it", async () => {
     // A regression seen in the MF example on two processes: a replica whose
     // intent ended while its sync was unanswered was dropped at the answer
     // even though a new intent had begun meanwhile, so every access of that
@@ -324,6 +324,7 @@ describe("intent that returns while its replica is being dropped", () => {
       await drain()
       assert.equal(node0.store.state[key], KeyState.Replica)
       w0.push([key], new Float32Array([1, 1]))
+      const rounds = node0.sync.roundsCompleted
       assert.ok(node0.sync.startRound(), "a sync round starts")
       // The round's sync is on the link, unanswered, when the intent ends and a new one begins.
       w0.advanceClock()
@@ -332,8 +333,9 @@ describe("intent that returns while its replica is being dropped", () => {
       assert.equal(node0.intents.interest[key], 0)
       w0.intent([key], 3, 10)
       assert.equal(node0.intents.interest[key], 1)
-      assert.equal(node0.store.state[key], KeyState.Replica, "the drop waits for the answer")
+      assert.equal(node0.store.state[key], KeyState.Replica, "released only when the round ends")
       await drain()
+      assert.equal(node0.sync.roundsCompleted, rounds + 1)
       assert.equal(node0.store.state[key], KeyState.Replica, "the replica is kept")
       assert.equal(node1.placement.holders.countExcept(key, 1), 1, "node 0 is still a holder")
       assert.ok(w0.tryPull([key], new Float32Array(2)), "the access is local")
@@ -348,7 +350,7 @@ describe("intent that returns while its replica is being dropped", () => {
 
 describe("a replica dropped when its intent ends", () => {
   for (const changed of [true, false]) {
-    it(`sends one frame: ${changed ? "its last delta with the end (ReplicaDrop)" : "IntentEnd"}`, async () => {
+    it(`at the end of the next sync round, in one frame: ${changed ? "its last delta with the end (ReplicaDrop)" : "IntentEnd"}`, async () => {
       const { cluster, drain, close } = await manualPair()
       try {
         const key = 1 // Owned by node 1, which keeps intent, so node 0 gets a replica.
@@ -360,15 +362,25 @@ describe("a replica dropped when its intent ends", () => {
         await drain()
         assert.equal(node0.store.state[key], KeyState.Replica)
         assert.equal(node1.placement.holders.countExcept(key, 1), 1)
+        w0.advanceClock()
+        w0.advanceClock() // Clock 2: the intent [1, 2) has ended.
+        assert.equal(node0.intents.interest[key], 0)
+        assert.equal(node0.store.state[key], KeyState.Replica, "kept until the round ends")
+        const rounds = node0.sync.roundsCompleted
+        assert.ok(node0.sync.startRound(), "a sync round starts")
+        // Pushed after the round took its deltas: only the drop can carry this one.
         if (changed) w0.push([key], new Float32Array([2, 3]))
         const sent0 = node0.stats.framesSent
         const sent1 = node1.stats.framesSent
-        w0.advanceClock()
-        w0.advanceClock() // Clock 2: the intent [1, 2) has ended.
-        assert.equal(node0.store.state[key], KeyState.Absent, "dropped")
         await drain()
+        assert.equal(node0.sync.roundsCompleted, rounds + 1)
+        assert.equal(node0.store.state[key], KeyState.Absent, "dropped")
         assert.equal(node0.stats.framesSent - sent0, 1, "one frame tells the owner")
-        assert.equal(node1.stats.framesSent - sent1, changed ? 1 : 0, "an Ack only for a delta")
+        assert.equal(
+          node1.stats.framesSent - sent1,
+          changed ? 2 : 1,
+          "the round's answer, and an Ack only for a delta",
+        )
         assert.equal(node1.placement.holders.countExcept(key, 1), 0, "node 0 is no holder")
         const values = new Float32Array(2)
         assert.ok(w1.tryPull([key], values))
@@ -381,4 +393,38 @@ describe("a replica dropped when its intent ends", () => {
       }
     })
   }
+
+  it("goes with the other releases of its round: one frame per owner", async () => {
+    const { cluster, drain, close } = await manualPair()
+    try {
+      const [w0, w1] = cluster.localNodes.map((n) => n.worker())
+      const node0 = cluster.node(0).runtime
+      const node1 = cluster.node(1).runtime
+      w1.intent([1, 3], 0, 1000) // Node 1 owns 1 and 3 and keeps intent: node 0 gets replicas.
+      w0.intent([1], 1, 2)
+      w0.intent([3], 1, 3)
+      await drain()
+      assert.equal(node0.store.state[1], KeyState.Replica)
+      assert.equal(node0.store.state[3], KeyState.Replica)
+      w0.push([1, 3], new Float32Array([1, 1, 2, 2]))
+      for (let c = 0; c < 3; c++) w0.advanceClock() // The intents end at clocks 2 and 3.
+      assert.equal(node0.store.state[1], KeyState.Replica)
+      const sent0 = node0.stats.framesSent
+      assert.ok(node0.sync.startRound())
+      await drain()
+      assert.equal(node0.store.state[1], KeyState.Absent)
+      assert.equal(node0.store.state[3], KeyState.Absent)
+      // The round's sync (it carries both deltas), then one IntentEnd for both keys.
+      assert.equal(node0.stats.framesSent - sent0, 2)
+      assert.equal(node1.placement.holders.countExcept(1, 1), 0)
+      assert.equal(node1.placement.holders.countExcept(3, 1), 0)
+      const values = new Float32Array(4)
+      assert.ok(w1.tryPull([1, 3], values))
+      assert.deepEqual(Array.from(values), [1, 1, 2, 2])
+      node0.checkIntegrity()
+      node1.checkIntegrity()
+    } finally {
+      await close()
+    }
+  })
 })
