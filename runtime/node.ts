@@ -6,8 +6,9 @@
  * which hands the key over (`HandOver`, with the next epoch and the value),
  * keeps its slot until the new owner acknowledges (`HandOverAck`), and
  * forwards whatever still reaches it; the new owner installs the value, tells
- * the key's home (`OwnerUpdate`) and replays, in arrival order, the requests
- * it parked while it was expecting the key. Links are FIFO and nothing is
+ * the key's home (`OwnerUpdate`, gathered until the end of the turn: one
+ * frame per home for the hand-overs of a turn) and replays, in arrival order,
+ * the requests it parked while it was expecting the key. Links are FIFO and nothing is
  * retried, so every push is applied exactly once, by whichever node owns the
  * key when it arrives.
  *
@@ -175,7 +176,9 @@ export class NodeRuntime {
   // Reused builders: replies, forwards, hand-overs and parked requests.
   private readonly replies: Outbox
   private readonly forwards: Outbox
+  /** `OwnerUpdate`s for the homes, gathered until the end of the turn (`sendNotices`). */
   private readonly notices: Outbox
+  private noticesQueued = false
   private readonly parkBatch = new Batch()
   /** Keys of a `SyncCheck` whose value is unchanged: answered by one `SyncSame`. */
   private readonly sameBatch = new Batch()
@@ -841,9 +844,24 @@ export class NodeRuntime {
     }
     const header = { origin: this.id, id: 0, hops: 0 }
     this.replies.flush({ type: FrameType.HandOverAck, ...header }, this.lengthOf, this.send)
-    this.notices.flush({ type: FrameType.OwnerUpdate, ...header }, this.lengthOf, this.send)
+    if (!this.noticesQueued) {
+      this.noticesQueued = true
+      queueMicrotask(this.sendNotices)
+    }
     for (let i = 0; i < keys.length; i++) this.wake(keys[i])
     this.replayParked()
+  }
+
+  /**
+   * Send the `OwnerUpdate`s gathered this turn, one frame per home. The home
+   * keeps the newest epoch it hears of, so an update that a later move of the
+   * key overtook is ignored there (docs/ARCHITECTURE.md, race cases).
+   */
+  private readonly sendNotices = (): void => {
+    this.noticesQueued = false
+    if (this.closed) return
+    const header = { type: FrameType.OwnerUpdate, origin: this.id, id: 0, hops: 0 }
+    this.notices.flush(header, this.lengthOf, this.send)
   }
 
   /** Resolve the localize waits on `key`, which became local here. */
