@@ -57,7 +57,7 @@
  * that count is not the number of keys the workers pulled and pushed.
  *
  *   deno run -A bench/policies.ts [--mode local|process|both] [--nodes N] [--ahead A]
- *     [--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick]
+ *     [--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick] [--setups LABEL,...]
  *   bun bench/policies.ts [same flags]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -100,7 +100,8 @@ import {
 declare const Bun: { readonly version: string } | undefined
 
 const USAGE = "usage: bench/policies.ts [--mode local|process|both] [--nodes N] " +
-  "[--ahead A] [--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick]"
+  "[--ahead A] [--runtime deno|bun] [--timeout-s S] [--json FILE] [--quick] " +
+  "[--setups adaptive,lapse,...]"
 
 type Mode = "local" | "process"
 
@@ -118,6 +119,8 @@ interface Plan {
   /** Per process-mode run, from spawning to the last exit. */
   readonly timeoutMs: number
   readonly json?: string
+  /** Labels of the setups to run (`--setups`); all when absent. */
+  readonly setups?: readonly string[]
 }
 
 /** Keys the workers of a run pull and push, all told. */
@@ -135,6 +138,7 @@ function parsePlan(argv: readonly string[]): Plan {
       "timeout-s": { type: "string" },
       json: { type: "string" },
       quick: { type: "boolean", default: false },
+      setups: { type: "string" },
     },
   })
   const mode = v.mode!
@@ -165,7 +169,23 @@ function parsePlan(argv: readonly string[]): Plan {
     repetitions: quick ? 3 : 5,
     timeoutMs: timeoutS * 1000,
     json: v.json,
+    setups: v.setups?.split(",").map((label) => label.trim()).filter((label) => label !== ""),
   }
+}
+
+/**
+ * The setups to run: all, or those `--setups` names, with `static` first
+ * always (the baseline of the ratio column). An unknown label is an error
+ * that lists the known ones.
+ */
+function chooseSetups(all: readonly Setup[], labels: readonly string[] | undefined): Setup[] {
+  if (labels === undefined) return [...all]
+  const known = all.map((s) => s.label)
+  const unknown = labels.filter((label) => !known.includes(label))
+  if (unknown.length > 0) {
+    throw new RangeError(`--setups: unknown ${unknown.join(", ")}; known: ${known.join(", ")}`)
+  }
+  return all.filter((s) => s.label === "static" || labels.includes(s.label))
 }
 
 // ------------------------------------------------------------------ the two modes
@@ -301,7 +321,13 @@ async function main(): Promise<void> {
       "after waitSync.",
   )
   const load = makeWorkload(plan.nodes, plan.steps)
-  const all = setups(load.ranking, plan.ahead)
+  let all: Setup[]
+  try {
+    all = chooseSetups(setups(load.ranking, plan.ahead), plan.setups)
+  } catch (error) {
+    console.error((error as Error).message)
+    process.exit(2)
+  }
   const reports: ModeReport[] = []
   for (const mode of plan.modes) {
     const runs = mode === "local" ? await runLocal(plan, load, all) : await runProcesses(plan, all)
