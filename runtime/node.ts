@@ -8,9 +8,9 @@
  * forwards whatever still reaches it; the new owner installs the value, tells
  * the key's home (`OwnerUpdate`, gathered until the end of the turn: one
  * frame per home for the hand-overs of a turn) and replays, in arrival order,
- * the requests it parked while it was expecting the key. Links are FIFO and nothing is
- * retried, so every push is applied exactly once, by whichever node owns the
- * key when it arrives.
+ * the requests it parked while it was expecting the key. Links are FIFO and
+ * nothing is retried, so every push is applied exactly once, by whichever
+ * node owns the key when it arrives.
  *
  * Ordering of one node's own operations: a node never has two operations on
  * one key in flight at once (`inflight`, the count of keys of its one

@@ -52,7 +52,10 @@ export interface SyncHost {
   readonly forwardHopsMax: number
   /** Called when a replica's sync is answered and nothing holds it any more. */
   readonly onSyncAnswered: (key: number) => void
-  /** Called after every completed round: the intent scheduler measures clock rates by it, and ended intents are released. */
+  /**
+   * Called after every completed round: the intent scheduler measures clock
+   * rates by it, and intent placement releases the keys whose intents ended.
+   */
   readonly onRound: () => void
 }
 
