@@ -261,15 +261,16 @@ export function checkFrame(frame: Frame, space: KeySpace, nodes: number): void {
     throw new MalformedFrame(`origin ${frame.origin} is not a node of ${nodes}`)
   }
   const keys = frame.keys
-  let floats = 0
+  const total = space.keys
   for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]
-    if (key >= space.keys) {
-      throw new MalformedFrame(`key ${key} is outside the key space [0, ${space.keys})`)
+    if (keys[i] >= total) {
+      throw new MalformedFrame(`key ${keys[i]} is outside the key space [0, ${total})`)
     }
-    floats += space.lengthOf(key)
   }
+  // Only a frame with values needs its keys' lengths (a table lookup per key).
   const hasValues = LAYOUT[frame.type][2]
+  let floats = 0
+  if (hasValues) { for (let i = 0; i < keys.length; i++) floats += space.lengthOf(keys[i]) }
   if (hasValues && frame.values.length !== floats) {
     throw new MalformedFrame(
       `frame ${
