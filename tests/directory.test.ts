@@ -4,13 +4,20 @@
  * epoch or news of a newer owner while this node owns the key are broken
  * invariants), recorded moves, and the routing of a request this node cannot
  * serve (the believed owner, the home after `forwardHopsMax` hops, never
- * itself).
+ * itself); on a cluster, that the home hears of a turn's hand-overs in one
+ * `OwnerUpdate`.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import fc from "fast-check"
+import { setImmediate } from "node:timers"
 import { InvariantViolation } from "../actors/assert.ts"
+import { KeyState } from "../actors/lifecycle.ts"
+import { Cluster } from "../mod.ts"
 import { Directory } from "../runtime/directory.ts"
+import { MemoryNetwork } from "../runtime/memory_transport.ts"
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 describe("Directory", () => {
   it("starts with every key owned by its home, key mod nodes, at epoch 0", () => {
@@ -166,5 +173,46 @@ describe("Directory", () => {
       ),
       { seed: 31, numRuns: 300 },
     )
+  })
+})
+
+describe("the home's record", () => {
+  it("hears of the hand-overs a node installs in one turn in one OwnerUpdate", async () => {
+    const network = new MemoryNetwork({ nodes: 3, seed: 4, manual: true })
+    const cluster = await Cluster.local(
+      { nodes: 3, tables: [{ name: "t", keys: 9, length: 1 }], policy: "lapse" },
+      { network },
+    )
+    // Deliver everything; microtasks (where OwnerUpdates are sent) run between rounds only.
+    const drain = async () => {
+      for (let i = 0; i < 20; i++) {
+        while (network.step()) { /* deliver */ }
+        await turn()
+        if (network.pending === 0) break
+      }
+    }
+    try {
+      const [n0, n1, n2] = [0, 1, 2].map((i) => cluster.node(i).runtime)
+      const keys = [1, 4, 7] // Home: node 1.
+      const moved = cluster.node(0).worker().localize(keys)
+      await drain()
+      await moved
+      // Node 2 asks in three operations: node 0 hands the keys over in three frames.
+      const w2 = cluster.node(2).worker()
+      const asked = keys.map((key) => w2.localize([key]))
+      const sent = n2.stats.framesSent
+      await drain()
+      await Promise.all(asked)
+      for (const key of keys) {
+        assert.equal(n2.store.state[key], KeyState.Owner)
+        assert.equal(n1.directory.owner[key], 2, `the home knows key ${key} moved on`)
+        assert.equal(n1.directory.epoch[key], 2)
+        assert.equal(n0.store.state[key], KeyState.Absent)
+      }
+      // Three acknowledgements to node 0, and one OwnerUpdate with the three keys to node 1.
+      assert.equal(n2.stats.framesSent - sent, 4)
+    } finally {
+      await cluster.close()
+    }
   })
 })
