@@ -19,6 +19,8 @@ export interface FaultShape {
   readonly ignoreSyncVersions: boolean
   /** End the intent of a dropped replica at its owner without adding its last delta. */
   readonly loseReplicaDropDeltas: boolean
+  /** Never tell a key's home of its new owner (`OwnerUpdate`). */
+  readonly dropOwnerUpdates: boolean
 }
 
 export const noFaults: FaultShape = {
@@ -27,6 +29,7 @@ export const noFaults: FaultShape = {
   duplicateSyncDeltas: false,
   ignoreSyncVersions: false,
   loseReplicaDropDeltas: false,
+  dropOwnerUpdates: false,
 }
 
 export class Fault extends Context.Service<Fault, FaultShape>()("roam/Fault") {}

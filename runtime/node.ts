@@ -861,7 +861,7 @@ export class NodeRuntime {
     this.noticesQueued = false
     if (this.closed) return
     const header = { type: FrameType.OwnerUpdate, origin: this.id, id: 0, hops: 0 }
-    this.notices.flush(header, this.lengthOf, this.send)
+    this.notices.flush(header, this.lengthOf, this.faults.dropOwnerUpdates ? () => {} : this.send)
   }
 
   /** Resolve the localize waits on `key`, which became local here. */

@@ -531,6 +531,14 @@ export async function runWorkload(workload: Workload, options: RunOptions = {}):
     for (let key = 0; key < laneKeys + registerKeys; key++) {
       const owners = runtimes.filter((r) => r.store.state[key] === KeyState.Owner)
       assert.equal(owners.length, 1, `key ${key} has ${owners.length} owners at quiescence`)
+      // The home's record is the freshest in the cluster (requests chased past
+      // forwardHopsMax end there): at quiescence it names the owner, at its epoch.
+      const home = runtimes[key % runtimes.length].directory
+      assert.deepEqual(
+        [home.owner[key], home.epoch[key]],
+        [owners[0].id, owners[0].directory.epoch[key]],
+        `key ${key}: its home's record (owner, epoch) is not the owner's`,
+      )
       const value = valueAt(owners[0], key)!
       for (const r of runtimes) {
         const s = r.store.state[key]

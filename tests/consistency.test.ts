@@ -123,6 +123,14 @@ describe("negative controls: the properties catch a broken protocol", () => {
     assert.equal(result.failed, true, "a duplicated push went unnoticed")
   })
 
+  it("catches a home that never hears of a key's new owner", async () => {
+    const result = await fc.check(
+      fc.asyncProperty(contention, (w) => runWorkload(w, { faults: { dropOwnerUpdates: true } })),
+      { seed, numRuns: 300, endOnFailure: true },
+    )
+    assert.equal(result.failed, true, "a home left with a stale owner went unnoticed")
+  })
+
   it("catches intent-driven moves that drop the requests they parked", async () => {
     const result = await fc.check(
       fc.asyncProperty(
