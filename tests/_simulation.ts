@@ -9,7 +9,8 @@
  * continuations run). After every delivery the simulator checks every node's
  * integrity and that no key has two owners; each pull is checked when it
  * resolves; after the run every worker enters a barrier, the network drains,
- * and the final state is checked exactly.
+ * and the final state is checked exactly (one owner per key, named by the
+ * key's home at the owner's epoch; values exact).
  *
  * The key space makes exact checks possible:
  * - `lanes`: each key's value has one lane per worker and worker w only ever
