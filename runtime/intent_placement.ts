@@ -138,8 +138,8 @@ export class IntentPlacement {
    */
   releaseEnded(): void {
     const ended = this.ended
-    if (ended.length === 0) return
     const node = this.node
+    if (ended.length === 0 || node.closed) return
     const state = node.store.state
     const interest = node.intents.interest
     const ending = this.ending
@@ -148,7 +148,7 @@ export class IntentPlacement {
       const key = ended[k]
       const mark = ending[key]
       ending[key] = 0
-      if (mark === ENDED_OWNED || interest[key] > 0 || node.closed) continue
+      if (mark === ENDED_OWNED || interest[key] > 0) continue
       const s = state[key]
       if (s === KeyState.Owner) continue
       if (s === KeyState.Replica) drop.push(key)
