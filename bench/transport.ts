@@ -98,16 +98,16 @@ async function rawWs(bytes: number, frames: number): Promise<number> {
 async function roam(bytes: number, frames: number): Promise<number> {
   const config = { ...defaultConfig, linkQueueBytesMax: 1 << 30 }
   const endpoints = await Promise.all(
-    [0, 1].map((id) =>
-      WsEndpoint.listen({ id, nodes: 2, secret: "bench", config, checkFrame: () => {} })
-    ),
+    [0, 1].map((id) => WsEndpoint.listen({ id, nodes: 2, secret: "bench", config })),
   )
   const urls = endpoints.map((e) => e.url)
   await Promise.all(endpoints.map((e) => e.connect(urls)))
   let got = 0
   let done!: () => void
   const finished = new Promise<void>((resolve) => (done = resolve))
-  endpoints[1].onFrame(() => ++got === frames && done())
+  endpoints[1].onFrame(() => {
+    ++got === frames && done()
+  })
   const start = performance.now()
   for (let i = 0; i < frames; i++) endpoints[0].send(1, new Uint8Array(bytes))
   await finished

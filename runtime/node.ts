@@ -482,7 +482,12 @@ export class NodeRuntime {
 
   // ------------------------------------------------------------------ receiving
 
-  private receive(from: number, bytes: Uint8Array): void {
+  /**
+   * The transport's handler: decode and check the frame once, then handle it.
+   * A frame that is not one of this cluster's returns why, and its link is
+   * closed (`FrameHandler`); one that breaks the protocol is rejected whole.
+   */
+  private receive(from: number, bytes: Uint8Array): string | undefined {
     if (this.closed) return
     this.stats.framesReceived++
     this.stats.bytesReceived += bytes.byteLength
@@ -496,7 +501,7 @@ export class NodeRuntime {
       this.log(
         `roam node ${this.id}: dropped a malformed frame from node ${from}: ${error.message}`,
       )
-      return
+      return error.message
     }
     try {
       this.handle(from, frame)

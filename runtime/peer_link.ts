@@ -128,6 +128,8 @@ export class PeerLink {
   dialer = false
   /** The peer said `bye`: it is closing and sends no more frames. */
   peerLeft = false
+  /** The peer sent a malformed frame: nothing it sent afterwards is delivered. */
+  rejected = false
   /** Set by the handshake code while it awaits Web Crypto; a message meanwhile is a violation. */
   busy = false
   /** Handshake step data (the nonce this side sent). */

@@ -28,7 +28,6 @@ import {
   Node,
   startReplicas,
 } from "./cluster.ts"
-import { checkFrame, decodeFrame } from "./codec.ts"
 import { configLayer, resolveConfig } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
 import { faultLayer } from "./fault.ts"
@@ -107,7 +106,6 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     port: placement.port,
     tls: options.tls,
     config,
-    checkFrame: (bytes) => checkFrame(decodeFrame(bytes), space, nodes),
   })
   try {
     await endpoint.connect(placement.peers)

@@ -19,8 +19,14 @@ export class TransportError extends Data.TaggedError("TransportError")<{
   readonly message: string
 }> {}
 
-/** Called once per delivered frame, in per-link FIFO order. */
-export type FrameHandler = (from: number, frame: Uint8Array) => void
+/**
+ * Called once per delivered frame, in per-link FIFO order. Returns why the
+ * bytes are not a frame of this cluster (its codec's check failed), or
+ * nothing: a transport whose peers are other processes closes the link of a
+ * peer that sent one, since nothing after it on that link can be trusted; the
+ * memory transport, whose frames all come from this process, ignores it.
+ */
+export type FrameHandler = (from: number, frame: Uint8Array) => string | undefined | void
 
 /** Called at most once per peer, when its link is gone for good (closed or silent). */
 export type PeerLostHandler = (peer: number, reason: string) => void

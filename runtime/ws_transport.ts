@@ -14,9 +14,10 @@
  * unchanged (no JSON), each after its length: the frames a node sent one
  * peer in one turn, gathered by the link (`peer_link.ts`) into one write. Control
  * messages (the handshake, heartbeats) are text messages. WebSocket over TCP keeps each
- * link FIFO. Every received frame goes through `checkFrame` before the
- * handler sees it: a malformed frame closes its link with a logged reason and
- * the endpoint keeps serving the other links. Sending applies backpressure per
+ * link FIFO. The handler judges each frame it receives (the node decodes and
+ * checks it once, `FrameHandler`): a malformed frame closes its link with a
+ * logged reason, nothing after it on that link is delivered, and the endpoint
+ * keeps serving the other links. Sending applies backpressure per
  * link (`peer_link.ts`).
  *
  * Failure detection: every `heartbeatMs` the endpoint's heartbeat fiber
@@ -75,12 +76,6 @@ export interface WsEndpointOptions {
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string }
   /** Limits and timings (defaults from `config.ts`). */
   readonly config?: RoamConfigShape
-  /**
-   * Called on every received frame before delivery; throwing refuses the frame
-   * and closes its link. A node passes the codec's check; the conformance suite,
-   * whose frames are opaque bytes, passes one that accepts anything.
-   */
-  readonly checkFrame: (frame: Uint8Array) => void
   /** Where refusals and lost links are reported (default console.warn). */
   readonly log?: (message: string) => void
   /**
@@ -117,7 +112,7 @@ export class WsEndpoint implements Endpoint {
   private readonly pending = new Set<PeerLink>()
   private handler: FrameHandler | undefined
   private lostHandler: PeerLostHandler | undefined
-  private backlog: Array<[number, Uint8Array]> = []
+  private backlog: Array<[PeerLink, Uint8Array]> = []
   private backlogBytes = 0
   private readonly unreportedLost: Array<[number, string]> = []
   private readonly linkWaiters = new Set<() => void>()
@@ -250,7 +245,9 @@ export class WsEndpoint implements Endpoint {
       const backlog = this.backlog
       this.backlog = []
       this.backlogBytes = 0
-      for (const [from, frame] of backlog) this.deliver(from, frame)
+      for (const [link, frame] of backlog) {
+        if (!link.rejected) this.deliver(link, frame)
+      }
     })
   }
 
@@ -392,23 +389,19 @@ export class WsEndpoint implements Endpoint {
       this.receiveFrame(link, frame)
       return link.state === "open"
     })
-    if (fault !== undefined) this.rejectFrame(link, new Error(fault))
+    if (fault !== undefined) this.rejectFrame(link, fault)
   }
 
-  private rejectFrame(link: PeerLink, error: unknown): void {
+  private rejectFrame(link: PeerLink, fault: string): void {
     this.counters.framesRejected++
-    const reason = `malformed frame from node ${link.peer}: ${(error as Error).message}`
+    link.rejected = true
+    const reason = `malformed frame from node ${link.peer}: ${fault}`
     this.log(`roam node ${this.nodeId}: closing the link: ${reason}`)
     link.fail(4002, reason)
   }
 
   private receiveFrame(link: PeerLink, frame: Uint8Array): void {
-    try {
-      this.options.checkFrame(frame)
-    } catch (error) {
-      return this.rejectFrame(link, error)
-    }
-    if (this.closed) return
+    if (this.closed || link.rejected) return
     if (this.handler === undefined) {
       // Bounded like a send queue: frames only wait here until the node installs its handler.
       this.backlogBytes += frame.byteLength
@@ -418,14 +411,15 @@ export class WsEndpoint implements Endpoint {
           "more than linkQueueBytesMax received before a handler was installed",
         )
       }
-      this.backlog.push([link.peer, frame])
-    } else this.deliver(link.peer, frame)
+      this.backlog.push([link, frame])
+    } else this.deliver(link, frame)
   }
 
-  private deliver(from: number, frame: Uint8Array): void {
+  private deliver(link: PeerLink, frame: Uint8Array): void {
     if (this.handler === undefined) return
-    this.counters.framesDelivered++
-    this.handler(from, frame)
+    const fault = this.handler(link.peer, frame)
+    if (typeof fault === "string") this.rejectFrame(link, fault)
+    else this.counters.framesDelivered++
   }
 
   private onLinkClosed(link: PeerLink, reason: string, byUs: boolean): void {

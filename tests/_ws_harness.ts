@@ -13,8 +13,6 @@ import type { TransportHarness } from "./transport_conformance.ts"
 export const SECRET = "roam-test-secret"
 const SETTLE_MS_MAX = 20_000
 
-export const acceptAnyFrame = (): void => {}
-
 export interface WsCluster {
   readonly endpoints: WsEndpoint[]
   readonly log: string[]
@@ -26,7 +24,6 @@ export async function startEndpoints(
   nodes: number,
   options: {
     config?: Partial<RoamConfigShape>
-    checkFrame?: WsEndpointOptions["checkFrame"]
     secretOf?: (id: number) => string
     tls?: WsEndpointOptions["tls"]
   } = {},
@@ -41,7 +38,6 @@ export async function startEndpoints(
         nodes,
         secret: options.secretOf?.(id) ?? SECRET,
         config,
-        checkFrame: options.checkFrame ?? acceptAnyFrame,
         tls: options.tls,
         log: (m) => log.push(m),
       })),
@@ -93,7 +89,7 @@ export async function wsHarness(
     onFrame(handler: FrameHandler) {
       inner.onFrame((from, frame) => {
         got[from][i]++
-        handler(from, frame)
+        return handler(from, frame)
       })
     },
     onPeerLost: (handler) => inner.onPeerLost(handler),

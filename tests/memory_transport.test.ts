@@ -77,7 +77,9 @@ function runWorkload(network: MemoryNetwork, framesPerLink: number): string[] {
   const log: string[] = []
   const n = network.nodes
   for (let i = 0; i < n; i++) {
-    network.endpoint(i).onFrame((from, frame) => log.push(`${from}>${i}#${frame[0]}`))
+    network.endpoint(i).onFrame((from, frame) => {
+      log.push(`${from}>${i}#${frame[0]}`)
+    })
   }
   for (let k = 0; k < framesPerLink; k++) {
     for (let from = 0; from < n; from++) {
@@ -110,7 +112,9 @@ describe("MemoryNetwork", () => {
     const network = new MemoryNetwork({ nodes: 3, seed: 9 })
     const log: string[] = []
     for (let i = 0; i < 3; i++) {
-      network.endpoint(i).onFrame((from, frame) => log.push(`${from}>${i}#${frame[0]}`))
+      network.endpoint(i).onFrame((from, frame) => {
+        log.push(`${from}>${i}#${frame[0]}`)
+      })
     }
     for (let k = 0; k < 20; k++) {
       for (let from = 0; from < 3; from++) {
@@ -126,7 +130,9 @@ describe("MemoryNetwork", () => {
   it("keeps a link FIFO when later frames draw shorter delays", async () => {
     const network = new MemoryNetwork({ nodes: 2, seed: 5, delayMax: 1000, manual: true })
     const got: number[] = []
-    network.endpoint(1).onFrame((_, frame) => got.push(frame[0] | (frame[1] << 8)))
+    network.endpoint(1).onFrame((_, frame) => {
+      got.push(frame[0] | (frame[1] << 8))
+    })
     for (let k = 0; k < 500; k++) network.endpoint(0).send(1, Uint8Array.of(k & 0xff, k >> 8))
     network.drain()
     assert.deepEqual(got, Array.from({ length: 500 }, (_, k) => k))
@@ -139,7 +145,9 @@ describe("MemoryNetwork", () => {
   it("stays FIFO while a link with a standing backlog is compacted", () => {
     const network = new MemoryNetwork({ nodes: 2, seed: 8, delayMax: 3, manual: true })
     const got: number[] = []
-    network.endpoint(1).onFrame((_, frame) => got.push(new DataView(frame.buffer).getUint32(0)))
+    network.endpoint(1).onFrame((_, frame) => {
+      got.push(new DataView(frame.buffer).getUint32(0))
+    })
     let sent = 0
     const send = () => {
       const frame = new Uint8Array(4)
@@ -186,8 +194,12 @@ describe("MemoryNetwork", () => {
   it("counts pending, delivered and dropped frames", async () => {
     const network = new MemoryNetwork({ nodes: 3, manual: true })
     const got: number[] = []
-    network.endpoint(1).onFrame((_, frame) => got.push(frame[0]))
-    network.endpoint(2).onFrame((_, frame) => got.push(frame[0]))
+    network.endpoint(1).onFrame((_, frame) => {
+      got.push(frame[0])
+    })
+    network.endpoint(2).onFrame((_, frame) => {
+      got.push(frame[0])
+    })
     network.endpoint(0).send(1, Uint8Array.of(1))
     network.endpoint(0).send(1, Uint8Array.of(2))
     network.endpoint(0).send(2, Uint8Array.of(3))
@@ -208,7 +220,9 @@ describe("MemoryNetwork", () => {
     await nextMacrotask()
     assert.equal(network.pending, 1)
     const got: number[] = []
-    network.endpoint(1).onFrame((_, frame) => got.push(frame[0]))
+    network.endpoint(1).onFrame((_, frame) => {
+      got.push(frame[0])
+    })
     await harnessOf(network, false).settle()
     assert.deepEqual(got, [7])
     await network.close()
@@ -219,7 +233,9 @@ describe("MemoryNetwork", () => {
     assert.equal(network.endpoint(1), network.endpoint(1))
     const frame = Uint8Array.of(1, 2, 3)
     let got: Uint8Array | undefined
-    network.endpoint(1).onFrame((_, f) => (got = f))
+    network.endpoint(1).onFrame((_, f) => {
+      got = f
+    })
     network.endpoint(0).send(1, frame)
     network.drain()
     assert.equal(got, frame)
@@ -228,7 +244,9 @@ describe("MemoryNetwork", () => {
   it("stops the pump and every endpoint on close", async () => {
     const network = new MemoryNetwork({ nodes: 2 })
     let calls = 0
-    network.endpoint(1).onFrame(() => calls++)
+    network.endpoint(1).onFrame(() => {
+      calls++
+    })
     network.endpoint(0).send(1, Uint8Array.of(1))
     await network.close()
     await nextMacrotask()

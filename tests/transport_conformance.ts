@@ -147,7 +147,9 @@ export function checkBadSends(harness: TransportHarness): void {
 export async function checkClose(harness: TransportHarness): Promise<void> {
   const got: Array<[number, number, number]> = []
   for (let i = 0; i < 3; i++) {
-    harness.endpoint(i).onFrame((from, frame) => got.push([from, i, frame[0]]))
+    harness.endpoint(i).onFrame((from, frame) => {
+      got.push([from, i, frame[0]])
+    })
   }
   harness.endpoint(1).send(0, Uint8Array.of(1))
   harness.endpoint(2).send(0, Uint8Array.of(2))

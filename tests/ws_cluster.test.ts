@@ -51,6 +51,31 @@ describe("Cluster.start over WebSocket, in one process", () => {
     }
   })
 
+  it("a node judges every frame once: a malformed one closes its link and loses that peer", async () => {
+    const clusters = await startAll(3)
+    const warnings: string[] = []
+    const warn = console.warn
+    console.warn = (message: string) => warnings.push(message)
+    try {
+      const endpointOf = (c: Cluster) =>
+        (c.localNodes[0].runtime as unknown as {
+          endpoint: { send(to: number, frame: Uint8Array): void }
+        }).endpoint
+      // Node 2's endpoint sends node 1 bytes that are no frame: only node 1's
+      // own decode and check stand between them and its protocol.
+      endpointOf(clusters[2]).send(1, Uint8Array.of(0xde, 0xad, 0xbe, 0xef))
+      const node1 = clusters[1].localNodes[0].runtime
+      await waitFor(() => node1.lost !== undefined, "node 1 to lose node 2")
+      assert.equal(node1.lost!.node, 2)
+      assert.match(node1.lost!.message, /malformed frame from node 2/)
+      assert.equal(clusters[1].stats().total.framesRejected, 1)
+      assert.ok(warnings.some((m) => /roam node 1: closing the link: malformed frame/.test(m)))
+    } finally {
+      console.warn = warn
+      await Promise.all(clusters.map((c) => c.close()))
+    }
+  })
+
   it("fails a pending pull with PeerLost naming a silent node, and later calls too", async () => {
     const clusters = await startAll(3, { heartbeatMs: 50, peerTimeoutMs: 400 })
     try {

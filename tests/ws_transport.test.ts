@@ -18,7 +18,7 @@ import { transportConformance } from "./transport_conformance.ts"
 import { controlText, importSecret, newNonce, parseControl, prove } from "../runtime/handshake.ts"
 import { frameMessage, splitMessage } from "../runtime/peer_link.ts"
 import { WsEndpoint } from "../runtime/ws_transport.ts"
-import { acceptAnyFrame, delay, SECRET, startEndpoints, waitFor, wsHarness } from "./_ws_harness.ts"
+import { delay, SECRET, startEndpoints, waitFor, wsHarness } from "./_ws_harness.ts"
 
 /** For tests that take a second or more alone (bun test defaults to a 5 s limit). */
 const slow = { timeout: 30_000 }
@@ -64,11 +64,12 @@ describe("WsEndpoint", () => {
       id: 1,
       nodes: 2,
       secret: SECRET,
-      checkFrame: acceptAnyFrame,
       log: (m) => log.push(m),
     })
     const delivered: number[] = []
-    listener.onFrame((from) => delivered.push(from))
+    listener.onFrame((from) => {
+      delivered.push(from)
+    })
     try {
       // A hand-driven dialer that ignores the listener's proof and answers with the wrong key.
       const run = async (secret: string) => {
@@ -117,7 +118,9 @@ describe("WsEndpoint", () => {
   it("refuses a frame before authentication and keeps serving linked peers", async () => {
     const cluster = await startEndpoints(2)
     const delivered: number[] = []
-    cluster.endpoints[1].onFrame((_, frame) => delivered.push(frame[0]))
+    cluster.endpoints[1].onFrame((_, frame) => {
+      delivered.push(frame[0])
+    })
     try {
       const raw = new WebSocket(cluster.endpoints[1].url)
       const closed = new Promise<number>((resolve) =>
@@ -140,14 +143,15 @@ describe("WsEndpoint", () => {
   })
 
   it("closes a link that sends a malformed frame; the other links keep working", async () => {
-    const checkFrame = (frame: Uint8Array) => {
-      if (frame[0] !== 0x52) throw new Error(`bad first byte ${frame[0]}`)
-    }
-    const cluster = await startEndpoints(3, { checkFrame })
+    const cluster = await startEndpoints(3)
     const [a, b, c] = cluster.endpoints
     const got: Array<[number, number]> = []
     const lost: Array<[number, string]> = []
-    c.onFrame((from, frame) => got.push([from, frame[1]]))
+    // The handler judges each frame, as a node does with the codec's check.
+    c.onFrame((from, frame) => {
+      if (frame[0] !== 0x52) return `bad first byte ${frame[0]}`
+      got.push([from, frame[1]])
+    })
     c.onPeerLost((peer, reason) => lost.push([peer, reason]))
     try {
       a.send(2, Uint8Array.of(0x52, 1))
@@ -179,7 +183,9 @@ describe("WsEndpoint", () => {
     const roomy = await startEndpoints(2, { config: { ...config, linkQueueBytesMax: 128 << 20 } })
     try {
       let frames = 0
-      roomy.endpoints[1].onFrame(() => frames++)
+      roomy.endpoints[1].onFrame(() => {
+        frames++
+      })
       burst(roomy.endpoints[0])
       await waitFor(() => frames === 48, "a 48 MiB burst through a roomy queue")
     } finally {
@@ -217,7 +223,9 @@ describe("WsEndpoint", () => {
     const lost: string[] = []
     for (const ep of cluster.endpoints) ep.onPeerLost((peer) => lost.push(`${ep.nodeId}:${peer}`))
     const got: number[] = []
-    cluster.endpoints[2].onFrame((_, frame) => got.push(frame[0]))
+    cluster.endpoints[2].onFrame((_, frame) => {
+      got.push(frame[0])
+    })
     // Node 1 closes first; node 0 still sends to node 2 afterwards, then both close.
     const first = cluster.endpoints[1].close()
     await delay(100)
@@ -270,7 +278,9 @@ describe("WsEndpoint", () => {
       try {
         assert.ok(cluster.endpoints.every((e) => e.url.startsWith("wss://127.0.0.1:")))
         const got: number[] = []
-        cluster.endpoints[2].onFrame((from, frame) => got.push(from * 10 + frame[0]))
+        cluster.endpoints[2].onFrame((from, frame) => {
+          got.push(from * 10 + frame[0])
+        })
         cluster.endpoints[0].send(2, Uint8Array.of(1))
         cluster.endpoints[1].send(2, Uint8Array.of(2))
         await waitFor(() => got.length === 2, "frames over wss")
