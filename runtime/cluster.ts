@@ -10,7 +10,12 @@
  * construction. The same program will build a node of a multi-process cluster
  * from a WebSocket transport layer.
  */
-import { Clock, Effect, Exit, Layer, Random, Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
 import { KeySpace, type Table, type TableSpec } from "../actors/key_space.ts"
 import { configLayer, resolveConfig, RoamConfig, type RoamConfigShape } from "./config.ts"
 import { clusterClosed, invalidOptions, NodeOutOfRange, UnknownTable } from "./errors.ts"

@@ -6,7 +6,8 @@
  * cluster (`Cluster.local({ config: { ... } })`). Defaults suit an in-process
  * cluster of a few nodes; they are checked by `resolveConfig`.
  */
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 import { invalidOptions } from "./errors.ts"
 
 export interface RoamConfigShape {

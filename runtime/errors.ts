@@ -8,7 +8,7 @@
  * `Effect.catchTag` or a plain `switch`. Broken invariants are not errors:
  * they are assertions (`runtime/assert.ts`) that crash.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 export class KeyOutOfRange extends Data.TaggedError("KeyOutOfRange")<{
   readonly message: string

@@ -6,7 +6,8 @@
  * then fail; in production every fault is off (`noFaults`). Each fault sits on
  * a rare path of the protocol, never on the pull/push hot path.
  */
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 
 export interface FaultShape {
   /** Drop requests parked for an expected key instead of replaying them. */

@@ -10,7 +10,10 @@
  * `handoffTimeoutMs`: on a live link that means a stuck peer, which the
  * failure detector of a real transport turns into `PeerLost`.
  */
-import { Clock, Duration, Effect, Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { assert } from "../actors/assert.ts"
 
 interface Outstanding {

@@ -21,7 +21,11 @@
  * sockets, since a timer can run before the sockets are polled, so that
  * tick does not judge silence (`judge` false); the next, timely one does.
  */
-import { Clock, Duration, Effect, Schedule, Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import { assert } from "../actors/assert.ts"
 
 /** Periods between two ticks beyond which the second is a stall's, and judges no silence. */

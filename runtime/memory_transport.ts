@@ -20,7 +20,7 @@
  * Virtual time advances one tick per delivery and jumps ahead when no head
  * frame is due, so delays count deliveries and cannot starve a delayed frame.
  */
-import { Layer } from "effect"
+import * as Layer from "effect/Layer"
 import { clearImmediate, setImmediate } from "node:timers"
 import { Prng } from "./prng.ts"
 import { type Endpoint, type FrameHandler, Transport, TransportError } from "./transport.ts"

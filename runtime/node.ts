@@ -32,7 +32,7 @@
  * `finishOp`, `towardsOwner`, `wake`, `replayParked`) are public for them,
  * not for task code.
  */
-import type { Random } from "effect"
+import type * as Random from "effect/Random"
 import { assert } from "../actors/assert.ts"
 import type { KeySpace } from "../actors/key_space.ts"
 import { INVALID, KeyEvent, KeyState, keyStateNames, nextState } from "../actors/lifecycle.ts"

@@ -10,7 +10,7 @@
  * 2, ...) still give unrelated streams. It is not cryptographic.
  */
 
-import type { Random } from "effect"
+import type * as Random from "effect/Random"
 
 const TWO_POW_32 = 4294967296
 const TWO_POW_21 = 2097152

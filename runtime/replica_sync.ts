@@ -28,7 +28,9 @@
  * and then for a round started after the last of them arrived, which brings
  * the replicas among them up to date.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { assert } from "../actors/assert.ts"
 import { KeyState } from "../actors/lifecycle.ts"
 import type { Replicas } from "../actors/replicas.ts"

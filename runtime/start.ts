@@ -18,7 +18,10 @@
  * `options.nodes`, so one task file runs with any `--nodes`.
  */
 import process from "node:process"
-import { Effect, Layer, Random, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
 import {
   checkHotKeys,
   checkOptions,

@@ -12,7 +12,8 @@
  * takes ownership of the frame: a transport may deliver the very same buffer,
  * so the sender must not write to it afterwards.
  */
-import { Context, Data } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 
 /** A failure of the transport itself (closed endpoint, unknown peer). */
 export class TransportError extends Data.TaggedError("TransportError")<{

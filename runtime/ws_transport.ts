@@ -36,7 +36,10 @@
  */
 import type { Server as HttpsServer } from "node:https"
 import { setImmediate } from "node:timers"
-import { Clock, Effect, Exit, Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import { WebSocket, type WebSocketServer } from "ws"
 import { defaultConfig, type RoamConfigShape } from "./config.ts"
 import {
