@@ -32,7 +32,7 @@ import {
   policyOption,
   runMain,
 } from "./lib/flags.ts"
-import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
+import { INTENT_LOOKAHEAD_CLOCKS, LookaheadClock, signalIntent } from "./lib/intent.ts"
 import {
   adagradDelta,
   answerFilter,
@@ -178,17 +178,14 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<number> {
   const batches = Math.ceil(order.length / size)
   const dim = hyper.dim
   const negatives = { values: negValues, grad: negGrad, count: hyper.negatives }
-  for (let b = 0; b < INTENT_LOOKAHEAD_CLOCKS; b++) {
-    signalBatch(run, task, order, { batch: b, clock: worker.clock + b + 1 })
-  }
+  const clock = new LookaheadClock(worker, (batch, at) => {
+    signalBatch(run, task, order, { batch, clock: at })
+  })
+  clock.prime()
   let loss = 0
   for (let b = 0; b < batches; b++) {
-    const clock = worker.advanceClock()
-    // Let the node serve other nodes (and move keys) while this loop runs on local keys.
-    const turn = worker.yieldIfDue()
+    const turn = clock.advance(b)
     if (turn !== undefined) await turn
-    const ahead = b + INTENT_LOOKAHEAD_CLOCKS
-    signalBatch(run, task, order, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
     const handle = task.handles[b % task.handles.length]!
     if (worker.tryPullSample(handle, negKeys, negValues) < 0) {
       await worker.pullSample(handle, negKeys, negValues)

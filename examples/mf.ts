@@ -50,7 +50,7 @@ import {
   policyOption,
   runMain,
 } from "./lib/flags.ts"
-import { FOREVER, INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
+import { FOREVER, LookaheadClock, signalIntent } from "./lib/intent.ts"
 import { epochOrder, gatherPoints, makeVisit, trainPlain, type Visit } from "./lib/mf_plain.ts"
 import {
   boldDriver,
@@ -350,23 +350,13 @@ async function runOrder(
   const { worker, visit, tables } = task
   gatherPoints(run.train, order, run, visit)
   let loss = 0
-  // The first mini-batches: batch b runs at clock now + b + 1.
-  for (let b = 0; lookahead && b < INTENT_LOOKAHEAD_CLOCKS; b++) {
-    signalBatch(run, task, { batch: b, clock: worker.clock + b + 1 })
-  }
+  const signal = (batch: number, clock: number) => signalBatch(run, task, { batch, clock })
+  const clock = new LookaheadClock(worker, lookahead ? signal : undefined)
+  clock.prime()
   for (let from = 0, batch = 0; from < visit.count; from += run.batch, batch++) {
     const to = Math.min(visit.count, from + run.batch)
-    const clock = worker.advanceClock()
-    // Let the node serve other nodes (and move keys) while this loop runs on local keys.
-    const turn = worker.yieldIfDue()
+    const turn = clock.advance(batch)
     if (turn !== undefined) await turn
-    if (lookahead) {
-      const ahead = {
-        batch: batch + INTENT_LOOKAHEAD_CLOCKS,
-        clock: clock + INTENT_LOOKAHEAD_CLOCKS,
-      }
-      signalBatch(run, task, ahead)
-    }
     if (from > 0) run.progress.tick(run.done += run.batch)
     collectBatch(task, from, to)
     const pulling = pullBatches(worker, tables)

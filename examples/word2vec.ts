@@ -35,7 +35,7 @@ import {
   policyOption,
   runMain,
 } from "./lib/flags.ts"
-import { INTENT_LOOKAHEAD_CLOCKS, signalIntent } from "./lib/intent.ts"
+import { INTENT_LOOKAHEAD_CLOCKS, LookaheadClock, signalIntent } from "./lib/intent.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { trainW2vPlain, type W2vPlainOptions } from "./lib/w2v_plain.ts"
 import { hashUnit, mix32, Random } from "./lib/random.ts"
@@ -194,18 +194,15 @@ async function runEpoch(run: Run, task: Task, epoch: number): Promise<[number, n
   const random = new Random(mix32(mix32(run.options.common.seed + 1, epoch), task.index))
   const batches = Math.ceil(tokens.length / size)
   const negs = { values: negValues, deltas: negDeltas, at: 0, count: negatives }
-  for (let b = 0; b < INTENT_LOOKAHEAD_CLOCKS; b++) {
-    signalBatch(run, task, tokens, { batch: b, clock: worker.clock + b + 1 })
-  }
+  const clock = new LookaheadClock(worker, (batch, at) => {
+    signalBatch(run, task, tokens, { batch, clock: at })
+  })
+  clock.prime()
   let loss = 0
   let sentenceStart = 0
   for (let b = 0; b < batches; b++) {
-    const clock = worker.advanceClock()
-    // Let the node serve other nodes (and move keys) while this loop runs on local keys.
-    const turn = worker.yieldIfDue()
+    const turn = clock.advance(b)
     if (turn !== undefined) await turn
-    const ahead = b + INTENT_LOOKAHEAD_CLOCKS
-    signalBatch(run, task, tokens, { batch: ahead, clock: clock + INTENT_LOOKAHEAD_CLOCKS })
     const handle = task.handles[b % task.handles.length]!
     let m = worker.tryPullSample(handle, negKeys, negValues)
     if (m < 0) m = await worker.pullSample(handle, negKeys, negValues)

@@ -47,3 +47,35 @@ export function signalIntent(worker: Worker, signal: IntentSignal): Promise<void
   if (longLived && HAND_PLACED.has(policy)) return worker.localize(keys)
   return undefined
 }
+
+/**
+ * The clock of a training loop whose data loader signals ahead: mini-batch `b`
+ * runs at the clock `advance(b)` moves the worker to, and its keys were
+ * signalled `INTENT_LOOKAHEAD_CLOCKS` mini-batches earlier. `signal(batch,
+ * clock)` is the loader's (it may ignore a batch past the end); without one,
+ * the loop only keeps the clock.
+ */
+export class LookaheadClock {
+  constructor(
+    private readonly worker: Worker,
+    private readonly signal?: (batch: number, clock: number) => void,
+  ) {}
+
+  /** Signal the first mini-batches, before the loop: batch `b` runs at clock now + b + 1. */
+  prime(): void {
+    const now = this.worker.clock
+    for (let b = 0; this.signal && b < INTENT_LOOKAHEAD_CLOCKS; b++) this.signal(b, now + b + 1)
+  }
+
+  /**
+   * Enter mini-batch `batch`: advance the clock, signal the batch
+   * `INTENT_LOOKAHEAD_CLOCKS` ahead, and return a turn of the event loop to
+   * await when the node is due one (`yieldIfDue`: it serves other nodes and
+   * moves keys while the loop computes on local ones).
+   */
+  advance(batch: number): Promise<void> | undefined {
+    const clock = this.worker.advanceClock()
+    this.signal?.(batch + INTENT_LOOKAHEAD_CLOCKS, clock + INTENT_LOOKAHEAD_CLOCKS)
+    return this.worker.yieldIfDue()
+  }
+}
