@@ -23,6 +23,7 @@ import { parseArgs } from "node:util"
 import { Cluster, type ClusterStats, type PolicyOption, type Worker } from "../mod.ts"
 import { random, zipfRanking, zipfSampler } from "./_harness.ts"
 import { addKey, encodeKeySet, newKeySet, type NodeResult } from "./_policies_results.ts"
+import { nodeJsonPath } from "./_processes.ts"
 
 export const WORKERS_PER_NODE = 2
 export const KEYS = 100_000
@@ -345,7 +346,7 @@ function checkExact(
  * The entry of one node's process in process mode, run by `_train_child.ts`
  * under the launcher: `--setup LABEL --nodes N --steps S --ahead A --json FILE`. It
  * builds the whole workload, runs its node's share and writes its
- * `NodeResult`; the runner combines the nodes.
+ * `NodeResult` (to FILE with `{node}` as its node id); the runner combines the nodes.
  */
 export async function main(args: readonly string[]): Promise<void> {
   const { values } = parseArgs({
@@ -374,5 +375,5 @@ export async function main(args: readonly string[]): Promise<void> {
   const setup = setups(load.ranking, ahead).find((s) => s.label === values.setup)
   if (setup === undefined) throw new Error(`policies: no setup '${values.setup}'`)
   const result = await runSetup(setup, load)
-  writeFileSync(values.json, JSON.stringify(result) + "\n")
+  writeFileSync(nodeJsonPath(values.json), JSON.stringify(result) + "\n")
 }

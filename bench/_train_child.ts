@@ -8,16 +8,15 @@
  * benchmark its one-node runs (`_policies_runs.ts`). Every such run gets a
  * fresh process (`_processes.ts`): a run that hangs can be killed at its
  * timeout without taking the benchmark down, and no run inherits another's
- * JIT state or heap. Under the launcher every node runs this same file, so
- * `{node}` in the template becomes the node's id (`ROAM_NODE_ID`, 0 in a
- * single process) and each node writes its own JSON. The explicit exit keeps
+ * JIT state or heap. Under the launcher every node runs this same file, and
+ * the module gets the template as its `--json`: it writes its own JSON with
+ * `{node}` as its node's id (0 in a single process), as the examples do. The explicit exit keeps
  * a finished run from idling until its timeout should anything (a socket, a
  * timer) still hold the event loop.
  */
 import process from "node:process"
 import { pathToFileURL } from "node:url"
 import { resolve } from "node:path"
-import { nodeJsonPath } from "./_processes.ts"
 
 const [file, template, ...args] = process.argv.slice(2)
 if (file === undefined || template === undefined) {
@@ -26,7 +25,7 @@ if (file === undefined || template === undefined) {
 }
 try {
   const imported = await import(pathToFileURL(resolve(file)).href)
-  await imported.main([...args, "--json", nodeJsonPath(template)])
+  await imported.main([...args, "--json", template])
   process.exit(0)
 } catch (error) {
   console.error(error)

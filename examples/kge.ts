@@ -38,6 +38,7 @@ import {
   answerFilter,
   type KgeHyper,
   type KgeModel,
+  randomMrr,
   rankMetrics,
   softmaxStep,
 } from "./lib/kge_model.ts"
@@ -45,7 +46,15 @@ import { trainKgePlain } from "./lib/kge_plain.ts"
 import { epochOrder } from "./lib/mf_plain.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { hashUnit } from "./lib/random.ts"
-import { endEpoch, type EpochRecord, finishRun, summarize } from "./lib/report.ts"
+import {
+  endEpoch,
+  type EpochRecord,
+  finishRun,
+  PLAIN_PLACE,
+  startRun,
+  summarize,
+  type Trained,
+} from "./lib/report.ts"
 import type { CommonFlags } from "./lib/flags.ts"
 import type { RunSummary } from "./lib/report.ts"
 
@@ -102,7 +111,15 @@ export function loadGraph(own: Record<string, unknown>, seed: number): KgeData {
   const [entities, relations, triples] = intListFlag(own, "synthetic", 3)
   const g = syntheticGraph({ entities, relations, triples, seed })
   const { train, valid, test, count } = splitGraph(g, { seed: seed + 1, shares: [0.9, 0.05] })
-  const source = `synthetic ${entities} entities, ${relations} relations, ${count} triples`
+  const repeats = triples - count
+  const source = `synthetic ${entities} entities, ${relations} relations, ${count} distinct ` +
+    `triples${repeats > 0 ? ` (of ${triples} drawn)` : ""}`
+  if (test.length === 0) {
+    throw new RangeError(
+      `--synthetic ${own.synthetic}: no test triples left to evaluate on (${count} distinct ` +
+        `triples); draw more triples`,
+    )
+  }
   return { entities, relations, train, valid, test, source }
 }
 
@@ -271,7 +288,7 @@ async function pullModel(run: Run, worker: Worker) {
 }
 
 /** Train on a fresh cluster; one record per epoch (quality: mrr, hits1, hits10, trainLoss). */
-export async function trainKge(data: KgeData, options: KgeOptions): Promise<EpochRecord[]> {
+export async function trainKge(data: KgeData, options: KgeOptions): Promise<Trained> {
   const { common, hyper, init } = options
   const len = 2 * hyper.dim
   // Uniform in [−init, init), fixed by (seed, key) alone; AdaGrad sums start at 0.
@@ -288,6 +305,7 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
     ],
   })
   try {
+    const place = startRun(cluster, common)
     const run: Run = {
       data,
       options,
@@ -332,7 +350,7 @@ export async function trainKge(data: KgeData, options: KgeOptions): Promise<Epoc
     // Meet once more before closing: under the launcher a node that closed
     // while another still pulled its keys for evaluation failed that pull (PeerLost).
     await Promise.all(tasks.map((task) => task.worker.barrier()))
-    return records
+    return { epochs: records, place }
   } finally {
     await cluster.close()
   }
@@ -376,14 +394,13 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
     console.log(
       `roam kge: ${data.source}; ${data.train.length / 3} train, ${data.test.length / 3} test ` +
         `triples (evaluating ${Math.min(options.evalTriples, data.test.length / 3)}); ` +
-        `${model} dim ${hyper.dim}; ${common.nodes} nodes x ${common.workers} workers; ` +
-        `policy ${common.policy}; random MRR about ${(1 / data.entities).toPrecision(2)}`,
+        `${model} dim ${hyper.dim}; random MRR about ${randomMrr(data.entities).toPrecision(2)}`,
     )
   }
   // --plain: the same training with no parameter manager (the ceiling).
   const plain = own.plain === true
-  const epochs = plain
-    ? trainKgePlain(data, { ...options, epochs: common.epochs })
+  const { epochs, place } = plain
+    ? { epochs: trainKgePlain(data, { ...options, epochs: common.epochs }), place: PLAIN_PLACE }
     : await trainKge(data, options)
   const settings = {
     ...common,
@@ -395,10 +412,10 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
   }
   const summary = summarize(
     "kge",
-    { ...settings, source: data.source, entities: data.entities },
+    { ...settings, nodes: place.nodes, source: data.source, entities: data.entities },
     epochs,
   )
-  return finishRun(summary, common)
+  return finishRun(summary, common, place)
 }
 
 if (import.meta.main) await runMain(main)

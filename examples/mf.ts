@@ -37,7 +37,7 @@
 import { readFileSync } from "node:fs"
 import { Cluster, type PolicyName, type Worker } from "../mod.ts"
 import { parseMatrixMarket } from "./data/matrix_market.ts"
-import { loadMovieLensRdb } from "./data/r_data.ts"
+import { isRDatabase, loadMovieLensRdb } from "./data/r_data.ts"
 import { meanOf, parseMovieLensCsv, type Ratings, splitRatings } from "./data/ratings.ts"
 import { syntheticRatings } from "./data/synthetic.ts"
 import {
@@ -63,7 +63,16 @@ import {
 } from "./lib/mf_model.ts"
 import { BatchValues, pullBatches } from "./lib/batch_values.ts"
 import { makeProgress, type Progress } from "./lib/progress.ts"
-import { endEpoch, type EpochRecord, finishRun, type RunSummary, summarize } from "./lib/report.ts"
+import {
+  endEpoch,
+  type EpochRecord,
+  finishRun,
+  PLAIN_PLACE,
+  type RunSummary,
+  startRun,
+  summarize,
+  type Trained,
+} from "./lib/report.ts"
 
 const USAGE =
   `usage: mf.ts (--synthetic rows,cols,nnz | --movielens Rdata.rdb|ratings.csv | --train x.mmc --test y.mmc)
@@ -106,14 +115,15 @@ export function loadData(own: Record<string, unknown>, seed: number): MfData {
   }
   if (own.movielens !== undefined) {
     const path = String(own.movielens)
-    const all = path.endsWith(".csv")
-      ? parseMovieLensCsv(readFileSync(path, "utf8"), path)
-      : loadMovieLensRdb(path)
+    const all = isRDatabase(path)
+      ? loadMovieLensRdb(path)
+      : parseMovieLensCsv(readFileSync(path, "utf8"), path)
     return { ...splitRatings(all, { testShare: 0.2, seed }), source: `MovieLens ${path}` }
   }
   if (own.test === undefined) throw new RangeError(`--train needs --test\n${USAGE}`)
   const train = parseMatrixMarket(readFileSync(String(own.train), "utf8"), String(own.train))
   const test = parseMatrixMarket(readFileSync(String(own.test), "utf8"), String(own.test))
+  if (test.value.length === 0) throw new RangeError(`${own.test}: no entries to test on`)
   const rows = Math.max(train.rows, test.rows)
   const cols = Math.max(train.cols, test.cols)
   return { train: { ...train, rows, cols }, test: { ...test, rows, cols }, source: `${own.train}` }
@@ -422,7 +432,7 @@ export interface TrainOptions {
 export type VisitingOrder = "blocked" | "shuffled"
 
 /** Train on a fresh cluster; returns one record per epoch (quality: rmse, trainLoss, rate). */
-export async function trainMf(data: MfData, options: TrainOptions): Promise<EpochRecord[]> {
+export async function trainMf(data: MfData, options: TrainOptions): Promise<Trained> {
   const { common, hyper, batch } = options
   const { train, test } = data
   const length = valueLength(hyper)
@@ -443,6 +453,7 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
     ],
   })
   try {
+    const place = startRun(cluster, common)
     const run: Run = {
       train,
       hyper,
@@ -463,7 +474,7 @@ export async function trainMf(data: MfData, options: TrainOptions): Promise<Epoc
       done: 0,
     }
     const tasks = await makeTasks(run)
-    return await trainEpochs(run, tasks, common.epochs, options.rate, test)
+    return { epochs: await trainEpochs(run, tasks, common.epochs, options.rate, test), place }
   } finally {
     await cluster.close()
   }
@@ -660,18 +671,19 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
   if (!common.quiet) {
     console.log(
       `roam mf: ${data.source}; ${data.train.value.length} train, ${data.test.value.length} test ` +
-        `ratings; rank ${hyper.rank}; ${common.nodes} nodes x ${common.workers} workers; ` +
-        `policy ${common.policy}; predict-the-mean test RMSE ${baselineRmse.toFixed(4)}`,
+        `ratings; rank ${hyper.rank}; predict-the-mean test RMSE ${baselineRmse.toFixed(4)}`,
     )
   }
   const plain = own.plain === true
-  const epochs = plain ? trainMfPlain(data, options) : await trainMf(data, options)
+  const { epochs, place } = plain
+    ? { epochs: trainMfPlain(data, options), place: PLAIN_PLACE }
+    : await trainMf(data, options)
   const summary = summarize(
     "mf",
-    { ...common, ...hyper, source: data.source, baselineRmse, plain },
+    { ...common, nodes: place.nodes, ...hyper, source: data.source, baselineRmse, plain },
     epochs,
   )
-  return finishRun(summary, common)
+  return finishRun(summary, common, place)
 }
 
 if (import.meta.main) await runMain(main)

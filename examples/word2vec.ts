@@ -39,7 +39,16 @@ import { INTENT_LOOKAHEAD_CLOCKS, LookaheadClock, signalIntent } from "./lib/int
 import { makeProgress, type Progress } from "./lib/progress.ts"
 import { trainW2vPlain, type W2vPlainOptions } from "./lib/w2v_plain.ts"
 import { hashUnit, mix32, Random } from "./lib/random.ts"
-import { endEpoch, type EpochRecord, finishRun, type RunSummary, summarize } from "./lib/report.ts"
+import {
+  endEpoch,
+  type EpochRecord,
+  finishRun,
+  PLAIN_PLACE,
+  type RunSummary,
+  startRun,
+  summarize,
+  type Trained,
+} from "./lib/report.ts"
 import { keptShare, sgnsStep, subsampledTokens, synonymAuc, topicShare } from "./lib/w2v_model.ts"
 
 const USAGE = `usage: word2vec.ts (--corpus brown|gcide|austen|combined | --brown
@@ -275,7 +284,7 @@ function makeTasks(run: Run, cluster: Cluster, workersPerNode: number): Task[] {
 }
 
 /** Train on a fresh cluster; one record per epoch (quality: the metric and trainLoss). */
-export async function trainW2v(data: W2vData, options: W2vOptions): Promise<EpochRecord[]> {
+export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Trained> {
   const { common, dim } = options
   const words = data.corpus.vocabulary.length
   const cluster = await Cluster.start({
@@ -301,6 +310,7 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
     ],
   })
   try {
+    const place = startRun(cluster, common)
     const tokens = data.corpus.tokens.length
     const run: Run = {
       data,
@@ -348,7 +358,7 @@ export async function trainW2v(data: W2vData, options: W2vOptions): Promise<Epoc
     // Meet once more before closing: under the launcher a node that closed
     // while another still pulled its keys for evaluation failed that pull (PeerLost).
     await Promise.all(tasks.map((task) => task.worker.barrier()))
-    return records
+    return { epochs: records, place }
   } finally {
     await cluster.close()
   }
@@ -374,19 +384,21 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
   if (!common.quiet) {
     console.log(
       `roam word2vec: ${data.source}; dim ${options.dim}, window ${options.window}, ` +
-        `${options.negatives} negatives; ${common.nodes} nodes x ${common.workers} workers; ` +
-        `policy ${common.policy}`,
+        `${options.negatives} negatives`,
     )
   }
   // --plain: the same training with no parameter manager (the ceiling).
   const plain = own.plain === true
-  const epochs = plain
-    ? trainW2vPlain(data, { ...options, epochs: common.epochs, seed: common.seed })
+  const { epochs, place } = plain
+    ? {
+      epochs: trainW2vPlain(data, { ...options, epochs: common.epochs, seed: common.seed }),
+      place: PLAIN_PLACE,
+    }
     : await trainW2v(data, options)
   const { common: _, ...hyper } = options
-  const settings = { ...common, ...hyper, source: data.source, plain }
+  const settings = { ...common, nodes: place.nodes, ...hyper, source: data.source, plain }
   const summary = summarize("word2vec", settings, epochs)
-  return finishRun(summary, common)
+  return finishRun(summary, common, place)
 }
 
 if (import.meta.main) await runMain(main)

@@ -168,7 +168,11 @@ export class PeerLink {
     })
     socket.on("close", (code, reason) => {
       markClosed()
-      this.end(`link closed by the peer or the network (code ${code} ${String(reason)})`, false)
+      const why = String(reason)
+      this.end(
+        `link closed by the peer or the network (code ${code}${why === "" ? "" : ` ${why}`})`,
+        false,
+      )
     })
     // Without a listener, a socket error is an uncaught exception; the close
     // event that follows it ends the link.

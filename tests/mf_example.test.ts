@@ -56,7 +56,12 @@ describe("mf example", () => {
         json: undefined,
         quiet: true,
       } as const
-      const roam = await trainMf({ train, test, source }, { common, hyper, rate: 0.05, batch: 64 })
+      const { epochs: roam } = await trainMf({ train, test, source }, {
+        common,
+        hyper,
+        rate: 0.05,
+        batch: 64,
+      })
       assert.equal(roam.length, 4)
       for (let e = 0; e < 4; e++) {
         const loss = roam[e].quality.trainLoss

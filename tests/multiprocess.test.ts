@@ -9,6 +9,9 @@
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { launch, type LaunchOptions } from "../runtime/launch.ts"
 
@@ -67,17 +70,55 @@ describe("multi-process cluster (launcher)", () => {
   })
 
   it("the MF example trains across 2 processes with one loss and step size", slow, async () => {
-    const args = ["--synthetic", "600,400,12000", "--rank", "8", "--epochs", "3"]
-    const { code, lines } = await run(args, thisRuntime, "../examples/mf.ts", 2)
-    assert.equal(code, 0, lines.join("\n"))
-    // Each process trains its share but reports the cluster's loss, so the
-    // bold driver takes the same step everywhere: identical epoch lines.
-    const epochLines = (node: number) =>
-      lines.filter((l) => new RegExp(`^\\[node ${node}\\] epoch \\d+:`).test(l))
-        .map((l) => l.replace(/^\[node \d\] /, "").replace(/local .*$/, ""))
-    assert.equal(epochLines(0).length, 3, lines.join("\n"))
-    assert.deepEqual(epochLines(1), epochLines(0))
+    const dir = mkdtempSync(join(tmpdir(), "roam-mp-"))
+    try {
+      const json = join(dir, "mf-{node}.json")
+      const args = ["--synthetic", "600,400,12000", "--rank", "8", "--epochs", "3", "--json", json]
+      const { code, lines } = await run(args, thisRuntime, "../examples/mf.ts", 2)
+      assert.equal(code, 0, lines.join("\n"))
+      // Each process trains its share but reports the cluster's loss, so the
+      // bold driver takes the same step everywhere: identical epoch lines.
+      const epochLines = (node: number) =>
+        lines.filter((l) => new RegExp(`^\\[node ${node}\\] epoch \\d+:`).test(l))
+          .map((l) => l.replace(/^\[node \d\] /, "").replace(/local .*$/, ""))
+      assert.equal(epochLines(0).length, 3, lines.join("\n"))
+      assert.deepEqual(epochLines(1), epochLines(0))
+      // Each node names the cluster it joined (the launcher's 2, not --nodes)
+      // and writes its own JSON, `{node}` made its id.
+      for (const node of [0, 1]) {
+        const here = `[node ${node}] cluster: 2 nodes x 1 workers (this process: node ${node}); `
+        assert.ok(lines.some((l) => l.startsWith(here)), lines.join("\n"))
+        const written = JSON.parse(readFileSync(join(dir, `mf-${node}.json`), "utf8"))
+        assert.equal(written.settings.nodes, 2)
+        assert.equal(written.epochs.length, 3)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
+
+  it(
+    "an example's --json without {node} is refused before training, on every node",
+    slow,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "roam-mp-"))
+      try {
+        const json = join(dir, "mf.json")
+        const args = ["--synthetic", "600,400,12000", "--epochs", "50", "--json", json]
+        const { code, lines } = await run(args, thisRuntime, "../examples/mf.ts", 2)
+        assert.equal(code, 1, lines.join("\n"))
+        for (const node of [0, 1]) {
+          const refused = `[node ${node}] --json ${json}: this cluster's 2 nodes run in separate ` +
+            `processes, and each writes its own file: put {node} in the path`
+          assert.ok(lines.some((l) => l.startsWith(refused)), lines.join("\n"))
+        }
+        assert.ok(!lines.some((l) => /epoch \d+:/.test(l)), "no epoch trained")
+        assert.equal(existsSync(json), false)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  )
 
   it("a SIGKILLed node fails the others' pending pulls with PeerLost naming it", slow, async () => {
     const { code, lines, ms } = await run(["kill"])

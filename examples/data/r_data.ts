@@ -13,7 +13,7 @@
  * the `movielens` data frame's userId, movieId and rating columns into
  * `Ratings`.
  */
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { gunzipSync, inflateSync } from "node:zlib"
 import { fromIds, type Ratings } from "./ratings.ts"
 import { listFields, namesOf, numericColumn, type RValue, unserialize } from "./r_serialize.ts"
@@ -61,9 +61,24 @@ export interface LazyLoadDb {
   load(name: string): RValue
 }
 
+/**
+ * Whether `path` names an R lazy-load database rather than a file of its own:
+ * it ends in `.rdb` or `.rdx`, or names the base that `.rdx` completes.
+ */
+export function isRDatabase(path: string): boolean {
+  return /\.(rdb|rdx)$/.test(path) || existsSync(`${path}.rdx`)
+}
+
 /** Open `path.rdb` with its index `path.rdx` (`rdbPath` may name either or neither suffix). */
 export function openLazyLoadDb(rdbPath: string): LazyLoadDb {
   const base = rdbPath.replace(/\.(rdb|rdx)$/, "")
+  for (const part of [`${base}.rdx`, `${base}.rdb`]) {
+    if (!existsSync(part)) {
+      throw new RangeError(
+        `${rdbPath}: no ${part} (an R lazy-load database is a .rdb file with its .rdx index)`,
+      )
+    }
+  }
   const index = unserialize(readIndex(`${base}.rdx`), `${base}.rdx`)
   const fields = listFields(index, `${base}.rdx`)
   const variables = fields.variables

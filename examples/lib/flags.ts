@@ -8,6 +8,8 @@
  * than a NaN deep in a training loop; unknown flags are refused by
  * `parseArgs` itself (strict mode).
  */
+import { accessSync, constants, existsSync, statSync } from "node:fs"
+import { dirname } from "node:path"
 import process from "node:process"
 import { parseArgs } from "node:util"
 import { type PolicyName, policyNames, type PolicyOption } from "../../mod.ts"
@@ -59,10 +61,33 @@ export function parseFlags<T extends OptionSpec>(
     policy: choiceFlag<PolicyName>(v, "policy", policyNames),
     epochs: intFlag(v, "epochs", 1),
     seed: intFlag(v, "seed", 0),
-    json: v.json as string | undefined,
+    json: jsonFlag(v.json as string | undefined),
     quiet: v.quiet === true,
   }
   return { common, own: v as Record<keyof T, string | boolean | undefined>, help: v.help === true }
+}
+
+/**
+ * `--json FILE`, checked before any work: its directory must exist and be
+ * writable, so a typo does not cost a whole training run. `{node}` in the
+ * name stands for the node's id (`report.ts`).
+ */
+function jsonFlag(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined
+  if (path === "") throw new RangeError("--json needs a file name")
+  const dir = dirname(path)
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new RangeError(`--json ${path}: no directory ${dir}`)
+  }
+  try {
+    accessSync(dir, constants.W_OK)
+  } catch {
+    throw new RangeError(`--json ${path}: cannot write in ${dir}`)
+  }
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new RangeError(`--json ${path}: is a directory`)
+  }
+  return path
 }
 
 /** Flag `name` as an integer >= `min`. */
@@ -121,18 +146,36 @@ export function policyOption(policy: PolicyName, keys: number): PolicyOption {
 }
 
 /**
- * Run an example's `main` on the process arguments: a bad flag (a
- * `RangeError` or `SyntaxError` from the parsers) or missing data
- * (`DebianDataMissing`, whose message says how to fetch it) prints just its
- * message, anything else its whole error, and either exits with status 1.
+ * What a user is told of `error`: one line for what they can act on, the
+ * whole error (with its stack) for anything else, which would be a bug.
+ * One line for a bad flag or a malformed file (a `RangeError` or
+ * `SyntaxError` from the parsers, naming the flag or the file and line),
+ * missing data (`DebianDataMissing`, whose message says how to fetch it), a
+ * file the system cannot open (`ENOENT: no such file or directory, open
+ * 'x.mmc'`), and roam's own tagged errors (`InvalidOptions: ...`,
+ * `PeerLost: ...`).
+ */
+export function errorReport(error: unknown): unknown {
+  if (
+    error instanceof RangeError || error instanceof SyntaxError ||
+    error instanceof DebianDataMissing
+  ) return error.message
+  if (!(error instanceof Error)) return error
+  const { code, syscall, _tag } = error as { code?: unknown; syscall?: unknown; _tag?: unknown }
+  if (typeof code === "string" && typeof syscall === "string") return error.message
+  if (typeof _tag === "string") return `${_tag}: ${error.message}`
+  return error
+}
+
+/**
+ * Run an example's `main` on the process arguments; on an error, print
+ * `errorReport` and exit with status 1.
  */
 export async function runMain(main: (args: string[]) => Promise<unknown>): Promise<void> {
   try {
     await main(process.argv.slice(2))
   } catch (error) {
-    const expected = error instanceof RangeError || error instanceof SyntaxError ||
-      error instanceof DebianDataMissing
-    console.error(expected ? error.message : error)
+    console.error(errorReport(error))
     process.exit(1)
   }
 }

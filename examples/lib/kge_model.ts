@@ -182,6 +182,18 @@ export function answerFilter(
 }
 
 /**
+ * The MRR that random scores get over `entities` candidates: the rank is
+ * uniform on 1..n, so E[1/rank] = H(n) / n, about ln(n) / n (filtering
+ * removes a few candidates, which hardly changes it). The baseline a
+ * trained model's MRR is judged against.
+ */
+export function randomMrr(entities: number): number {
+  let harmonic = 0
+  for (let k = 1; k <= entities; k++) harmonic += 1 / k
+  return harmonic / Math.max(1, entities)
+}
+
+/**
  * Filtered MRR and Hits@1/10 of `test` triples in both directions (tail
  * queries, then head queries through the reciprocal relation), from the
  * entity and relation values (`2 · dim` floats each, AdaGrad sums ignored).

@@ -127,12 +127,79 @@ export function writeJson(path: string, summary: RunSummary): void {
   writeFileSync(path, JSON.stringify(summary, null, 2) + "\n")
 }
 
-/** End a run: print the summary table (unless `--quiet`) and write `--json FILE` if asked. */
+/**
+ * Where a run trains, known once its cluster has started: under the
+ * launcher the cluster has the launcher's node count (not `--nodes`) and
+ * this process runs one of its nodes. A `--plain` run has no cluster:
+ * `PLAIN_PLACE`.
+ */
+export interface RunPlace {
+  readonly nodes: number
+  /** This process's (first) node. */
+  readonly node: number
+  /** Whether other processes run the cluster's other nodes. */
+  readonly shared: boolean
+}
+
+export const PLAIN_PLACE: RunPlace = { nodes: 1, node: 0, shared: false }
+
+/** What a training function returns: one record per epoch, and where it trained. */
+export interface Trained {
+  readonly epochs: EpochRecord[]
+  readonly place: RunPlace
+}
+
+/** The placeholder of `--json` that becomes the node's id (as in `bench/`). */
+const NODE_PLACEHOLDER = "{node}"
+
+/**
+ * Note where a run trains, once `cluster` has started, and say so (unless
+ * `--quiet`). Each process of a cluster writes its own `--json`, so a path
+ * without `{node}` is refused here, before any training, rather than have
+ * every node write over one file.
+ */
+export function startRun(
+  cluster: Cluster,
+  flags: {
+    readonly workers: number
+    readonly policy: string
+    readonly json: string | undefined
+    readonly quiet: boolean
+  },
+): RunPlace {
+  const place: RunPlace = {
+    nodes: cluster.nodes,
+    node: cluster.localNodes[0].id,
+    shared: cluster.localNodes.length < cluster.nodes,
+  }
+  if (place.shared && flags.json !== undefined && !flags.json.includes(NODE_PLACEHOLDER)) {
+    throw new RangeError(
+      `--json ${flags.json}: this cluster's ${place.nodes} nodes run in separate processes, ` +
+        `and each writes its own file: put ${NODE_PLACEHOLDER} in the path ` +
+        `(e.g. out-${NODE_PLACEHOLDER}.json), it becomes the node's id`,
+    )
+  }
+  if (!flags.quiet) {
+    const here = place.shared ? ` (this process: node ${place.node})` : ""
+    console.log(
+      `cluster: ${place.nodes} nodes x ${flags.workers} workers${here}; policy ${flags.policy}`,
+    )
+  }
+  return place
+}
+
+/**
+ * End a run: print the summary table (unless `--quiet`) and write `--json
+ * FILE` if asked, `{node}` in the path replaced by this process's node.
+ */
 export function finishRun(
   summary: RunSummary,
   flags: { readonly quiet: boolean; readonly json: string | undefined },
+  place: RunPlace,
 ): RunSummary {
   if (!flags.quiet) console.log(formatSummary(summary))
-  if (flags.json !== undefined) writeJson(flags.json, summary)
+  if (flags.json !== undefined) {
+    writeJson(flags.json.replaceAll(NODE_PLACEHOLDER, String(place.node)), summary)
+  }
   return summary
 }
