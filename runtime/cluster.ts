@@ -21,6 +21,7 @@ import { configLayer, resolveConfig, RoamConfig, type RoamConfigShape } from "./
 import { clusterClosed, invalidOptions, NodeOutOfRange, UnknownTable } from "./errors.ts"
 import { Fault, faultLayer, type FaultShape } from "./fault.ts"
 import { MemoryNetwork } from "./memory_transport.ts"
+import { checkKeys } from "./option_keys.ts"
 import { watchHandoffs } from "./handoffs.ts"
 import { runSyncRounds } from "./replica_sync.ts"
 import { NodeRuntime } from "./node.ts"
@@ -43,7 +44,7 @@ export interface ClusterOptions {
   readonly nodes: number
   /** The key space: tables laid end to end, in this order. */
   readonly tables: readonly TableSpec[]
-  /** The placement strategy: "lapse" (default) or "static". */
+  /** The placement strategy: "adaptive" (default), "static", ...; see runtime/policy.ts. */
   readonly policy?: PolicyOption
   /** Seed of every random choice roam makes (memory transport scheduling, samples). */
   readonly seed?: number
@@ -70,11 +71,22 @@ export interface ClusterStats {
 
 const NODES_MAX = 64
 
-/** Check the options and lay out the key space; throws `InvalidOptions`. */
-export function checkOptions(options: ClusterOptions): KeySpace {
+/** The keys of `ClusterOptions`: any other is a mistake, not an option to ignore. */
+export const clusterOptionKeys = ["nodes", "tables", "policy", "seed", "sampling", "config"]
+const tableKeys = ["name", "keys", "length", "init", "sampling"]
+
+/**
+ * Check the options and lay out the key space; throws `InvalidOptions`.
+ * `known` are the keys `options` may have (`Cluster.start` takes more).
+ */
+export function checkOptions(
+  options: ClusterOptions,
+  known: readonly string[] = clusterOptionKeys,
+): KeySpace {
   if (typeof options !== "object" || options === null) {
     throw invalidOptions("options must be an object")
   }
+  checkKeys(options, known, { what: "option" })
   const { nodes, tables } = options
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > NODES_MAX) {
     throw invalidOptions(`nodes must be an integer in [1, ${NODES_MAX}], got ${nodes}`)
@@ -83,8 +95,13 @@ export function checkOptions(options: ClusterOptions): KeySpace {
     throw invalidOptions("tables must be a non-empty array of { name, keys, length }")
   }
   const names = new Set<string>()
-  for (const table of tables) {
-    const name = table?.name
+  for (const [i, table] of tables.entries()) {
+    if (typeof table !== "object" || table === null) {
+      throw invalidOptions(`tables[${i}] must be an object { name, keys, length }`)
+    }
+    const name = table.name
+    const context = typeof name === "string" && name !== "" ? `table '${name}'` : `tables[${i}]`
+    checkKeys(table, tableKeys, { what: "option", context })
     if (typeof name !== "string" || name === "") throw invalidOptions("every table needs a name")
     if (names.has(name)) throw invalidOptions(`table name '${name}' is used twice`)
     names.add(name)
@@ -98,6 +115,9 @@ export function checkOptions(options: ClusterOptions): KeySpace {
     }
     if (table.init !== undefined && typeof table.init !== "function") {
       throw invalidOptions(`table '${name}': init must be a function (key, value) => void`)
+    }
+    if (typeof table.sampling === "object" && table.sampling !== null) {
+      checkKeys(table.sampling, ["weights"], { what: "sampling option", context })
     }
     const samplingProblem = tableSamplingProblem(table)
     if (samplingProblem !== undefined) throw invalidOptions(`table '${name}': ${samplingProblem}`)

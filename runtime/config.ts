@@ -9,6 +9,7 @@
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import { invalidOptions } from "./errors.ts"
+import { checkKeys } from "./option_keys.ts"
 
 export interface RoamConfigShape {
   /** Forwards a request may take before it is sent to the key's home instead of a hint. */
@@ -82,11 +83,16 @@ export const defaultConfig: RoamConfigShape = {
 
 export class RoamConfig extends Context.Service<RoamConfig, RoamConfigShape>()("roam/Config") {}
 
+const configFields = Object.keys(defaultConfig)
+
 /** Defaults overlaid with `overrides`; every value must be a positive integer. */
 export function resolveConfig(overrides: Partial<RoamConfigShape> = {}): RoamConfigShape {
+  if (typeof overrides !== "object" || overrides === null) {
+    throw invalidOptions(`config must be an object of limits, got ${String(overrides)}`)
+  }
+  checkKeys(overrides, configFields, { what: "config field" })
   const config = { ...defaultConfig, ...overrides }
   for (const [name, value] of Object.entries(config)) {
-    if (!(name in defaultConfig)) throw invalidOptions(`unknown config field '${name}'`)
     if (!Number.isInteger(value) || value <= 0) {
       throw invalidOptions(`config.${name} must be a positive integer, got ${value}`)
     }

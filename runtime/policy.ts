@@ -27,6 +27,7 @@
  * one task runs unchanged under every policy.
  */
 import { invalidOptions } from "./errors.ts"
+import { checkKeys } from "./option_keys.ts"
 
 export const policyNames = [
   "static",
@@ -74,7 +75,17 @@ const base = {
 const intent = { ...base, dropsReplicas: true, usesIntent: true }
 
 export function resolvePolicy(option: PolicyOption | undefined): Policy {
+  const isObject = typeof option === "object" && option !== null
+  if (option !== undefined && typeof option !== "string" && !isObject) {
+    throw invalidOptions(`policy must be a name or { name, ... }, got ${String(option)}`)
+  }
   const name = typeof option === "string" ? option : option?.name ?? defaultPolicy
+  if (isObject && policyNames.includes(name)) {
+    checkKeys(option, name === "nups" ? ["name", "hot"] : ["name"], {
+      what: "option",
+      context: "name" in option ? `policy ${name}` : "policy",
+    })
+  }
   switch (name) {
     case "static":
       return { ...base, name, relocatesOnLocalize: false }
@@ -109,6 +120,9 @@ function resolveHot(
       }
     }
     return { replicateAtStart: [...new Set<number>(hot)].sort((x, y) => x - y), hottest: 0 }
+  }
+  if (typeof hot === "object" && hot !== null) {
+    checkKeys(hot, ["hottest"], { what: "hot option", context: "policy nups" })
   }
   if (typeof hot === "object" && hot !== null && "hottest" in hot) {
     const n = hot.hottest

@@ -54,6 +54,7 @@ import {
   UnknownTable,
   valueLengthMismatch,
 } from "./errors.ts"
+import { checkKeys } from "./option_keys.ts"
 import { Prng } from "./prng.ts"
 import { checkScheme, type SamplingContext, type SamplingScheme } from "./sampling_context.ts"
 import type { NodeStats } from "./stats.ts"
@@ -74,6 +75,8 @@ export interface PrepareSampleOptions {
   /** Overrides the cluster's scheme for this handle. */
   readonly scheme?: SamplingScheme
 }
+
+const prepareSampleKeys = ["table", "start", "end", "scheme"]
 
 /** A batch of prepared samples; pass it to `pullSample` until `n` samples were pulled. */
 export interface SampleHandle {
@@ -143,6 +146,11 @@ export class Sampler {
         "prepareSample: options must be an object { table?, start?, end?, scheme? }",
       )
     }
+    checkKeys(options, prepareSampleKeys, {
+      what: "option",
+      context: "prepareSample",
+      fail: invalidArgument,
+    })
     const table = this.tableFor(options.table)
     const scheme = options.scheme ?? this.context.options.scheme
     checkScheme(scheme, (m) => invalidArgument(`prepareSample: ${m}`))

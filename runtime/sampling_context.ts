@@ -16,6 +16,7 @@ import { AliasTable, type UniformSource, weightsProblem } from "../actors/alias_
 import type { KeySpace, TableSpec } from "../actors/key_space.ts"
 import { defaultConfig, type RoamConfigShape } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
+import { checkKeys } from "./option_keys.ts"
 
 export const samplingSchemes = ["conventional", "reuse", "local", "postpone"] as const
 export type SamplingScheme = (typeof samplingSchemes)[number]
@@ -39,6 +40,8 @@ export const defaultSampling: Required<SamplingOptions> = {
   localDrawsMax: 64,
 }
 
+const samplingKeys = Object.keys(defaultSampling)
+
 /** Draws an index of a table (key − table.start). The alias table is one. */
 export interface Distribution {
   sample(random: UniformSource): number
@@ -61,10 +64,8 @@ export function resolveSampling(option: SamplingOptions | undefined): Required<S
       "sampling must be an object { scheme?, reuse?, poolSize?, localDrawsMax? }",
     )
   }
+  checkKeys(option, samplingKeys, { what: "sampling option" })
   const resolved = { ...defaultSampling, ...option }
-  for (const name of Object.keys(option)) {
-    if (!(name in defaultSampling)) throw invalidOptions(`unknown sampling option '${name}'`)
-  }
   checkScheme(resolved.scheme, invalidOptions)
   for (const name of ["reuse", "poolSize", "localDrawsMax"] as const) {
     const value = resolved[name]

@@ -26,6 +26,7 @@ import {
   checkHotKeys,
   checkOptions,
   Cluster,
+  clusterOptionKeys,
   type ClusterOptions,
   makeNode,
   Node,
@@ -34,6 +35,7 @@ import {
 import { configLayer, resolveConfig } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
 import { faultLayer } from "./fault.ts"
+import { checkKeys } from "./option_keys.ts"
 import { resolvePolicy } from "./policy.ts"
 import { nodeRandom } from "./prng.ts"
 import { makeSamplingContext, resolveSampling } from "./sampling_context.ts"
@@ -62,6 +64,9 @@ export interface Placement {
   readonly port: number
 }
 
+/** The keys of `StartOptions`: `ClusterOptions`'s and the placement's. */
+export const startOptionKeys = [...clusterOptionKeys, "id", "peers", "secret", "listen", "tls"]
+
 /** Read the placement from `options`, then the environment; throws `InvalidOptions`. */
 export function placementOf(
   options: StartOptions,
@@ -87,13 +92,37 @@ export function placementOf(
   return { id, peers, secret, host, port }
 }
 
+/** The `tls` option: PEM `cert` and `key`, optionally `ca`. */
+function checkTls(tls: StartOptions["tls"]): void {
+  if (tls === undefined) return
+  if (typeof tls !== "object" || tls === null) {
+    throw invalidOptions("tls must be an object { cert, key, ca? } of PEM strings")
+  }
+  checkKeys(tls, ["cert", "key", "ca"], { what: "tls option" })
+  for (const name of ["cert", "key", "ca"] as const) {
+    const optional = name === "ca" && tls[name] === undefined
+    if (!optional && typeof tls[name] !== "string") {
+      throw invalidOptions(`tls.${name} must be a PEM string`)
+    }
+  }
+}
+
 /** `Cluster.start`: see the module note. */
 export async function startCluster(options: StartOptions): Promise<Cluster> {
+  if (typeof options !== "object" || options === null) {
+    throw invalidOptions("options must be an object")
+  }
+  checkKeys(options, startOptionKeys, { what: "option" })
+  checkTls(options.tls)
   const placement = placementOf(options)
-  if (placement === undefined) return Cluster.local(options)
+  if (placement === undefined) {
+    // `tls` applies only to a node of a multi-process cluster; the rest are `ClusterOptions`.
+    const { tls: _, ...local } = options
+    return Cluster.local(local)
+  }
   const nodes = placement.peers.length
   const clusterOptions = { ...options, nodes }
-  const space = checkOptions(clusterOptions)
+  const space = checkOptions(clusterOptions, startOptionKeys)
   const policy = resolvePolicy(options.policy)
   const config = resolveConfig(options.config)
   checkHotKeys(policy, space)

@@ -175,4 +175,29 @@ describe("replicas", () => {
       )
     }
   })
+
+  it("rejects unknown keys of a policy object, naming them, instead of ignoring them", async () => {
+    const bad: Array<[unknown, RegExp]> = [
+      [{ name: "static", hot: [1] }, /^policy static: unknown option 'hot'; known: name$/],
+      [
+        { nmae: "static" },
+        /^policy: unknown option 'nmae' \(did you mean 'name'\?\); known: name$/,
+      ],
+      [
+        { name: "nups", hot: [1], hottest: 2 },
+        /^policy nups: unknown option 'hottest'; known: name, hot$/,
+      ],
+      [
+        { name: "nups", hot: { hotest: 2 } },
+        /^policy nups: unknown hot option 'hotest' \(did you mean 'hottest'\?\); known: hottest$/,
+      ],
+    ]
+    for (const [policy, message] of bad) {
+      await assert.rejects(start(policy as PolicyOption), (e: unknown) => {
+        assert.equal((e as InvalidOptions)._tag, "InvalidOptions", String(e))
+        assert.match((e as InvalidOptions).message, message)
+        return true
+      }, JSON.stringify(policy))
+    }
+  })
 })

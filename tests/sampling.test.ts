@@ -456,6 +456,12 @@ describe("bad input gives tagged errors and changes nothing", () => {
         "InvalidArgument",
         /unknown sampling scheme 'best'/,
       )
+      await expectError(
+        () => w.prepareSample(5, { table: "w", sheme: "local" } as never),
+        InvalidArgument,
+        "InvalidArgument",
+        /prepareSample: unknown option 'sheme' \(did you mean 'scheme'\?\); known: table, start, end, scheme/,
+      )
       const clocks: Array<[number | undefined, number | undefined, RegExp]> = [
         [-1, undefined, /start must be a clock/],
         [0.5, 2, /start must be a clock/],
@@ -586,6 +592,17 @@ describe("bad input gives tagged errors and changes nothing", () => {
       [{ ...base, sampling: { poolSize: 2.5 } }, /sampling.poolSize must be a positive integer/],
       [{ ...base, sampling: { pool: 3 } as never }, /unknown sampling option 'pool'/],
       [{ ...base, sampling: 3 as never }, /sampling must be an object/],
+      [
+        { ...base, sampling: { poolsize: 3 } as never },
+        /unknown sampling option 'poolsize' \(did you mean 'poolSize'\?\); known: scheme, reuse, poolSize, localDrawsMax/,
+      ],
+      [
+        {
+          ...base,
+          tables: [{ name: "w", keys: 2, length: 1, sampling: { weight: [1, 1] } as never }],
+        },
+        /table 'w': unknown sampling option 'weight' \(did you mean 'weights'\?\); known: weights/,
+      ],
     ]
     for (const [opts, message] of bad) {
       await expectError(() => Cluster.local(opts), InvalidOptions, "InvalidOptions", message)

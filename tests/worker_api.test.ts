@@ -378,6 +378,34 @@ describe("bad input: the right tagged error, and nothing changes", () => {
       ],
       ["unknown config field", { ...good, config: { nope: 1 } }, /unknown config field 'nope'/],
       ["options not an object", null, /options must be an object/],
+      [
+        "unknown option (a near miss)",
+        { ...good, polcy: "static" },
+        /unknown option 'polcy' \(did you mean 'policy'\?\); known: nodes, tables, policy, seed, sampling, config$/,
+      ],
+      [
+        "unknown option (no near miss)",
+        { ...good, workers: 4 },
+        /unknown option 'workers'; known: nodes,/,
+      ],
+      [
+        "unknown table option",
+        { ...good, tables: [{ name: "t", keys: 4, length: 2, lenght: 2 }] },
+        /table 't': unknown option 'lenght' \(did you mean 'length'\?\); known: name, keys, length, init, sampling/,
+      ],
+      [
+        "unknown option of a table without a name",
+        { ...good, tables: [{ nmae: "t", keys: 4, length: 2 }] },
+        /tables\[0\]: unknown option 'nmae' \(did you mean 'name'\?\)/,
+      ],
+      ["table not an object", { ...good, tables: [null] }, /tables\[0\] must be an object/],
+      [
+        "unknown config field (a near miss)",
+        { ...good, config: { frameKeyMax: 8 } },
+        /unknown config field 'frameKeyMax' \(did you mean 'frameKeysMax'\?\); known: forwardHopsMax,/,
+      ],
+      ["config not an object", { ...good, config: 5 }, /config must be an object/],
+      ["policy neither a name nor an object", { ...good, policy: 5 }, /policy must be a name/],
     ]
     for (const [name, options, message] of cases) {
       let result: Promise<Cluster> | undefined

@@ -4,12 +4,13 @@
  * runs without spawning. Checks that pulls, pushes and relocations work across
  * real links, that a silent peer fails a pending pull with `PeerLost` naming it
  * (instead of hanging) and every later call too, and that without a placement
- * `Cluster.start` is `Cluster.local`.
+ * `Cluster.start` is `Cluster.local`. Unknown options fail with
+ * `InvalidOptions` naming them.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { Effect, Exit, Scope } from "effect"
-import { Cluster } from "../mod.ts"
+import { Cluster, type StartOptions } from "../mod.ts"
 import { placementOf } from "../runtime/start.ts"
 import { freePort } from "../runtime/launch.ts"
 import { SECRET, waitFor } from "./_ws_harness.ts"
@@ -118,5 +119,25 @@ describe("Cluster.start over WebSocket, in one process", () => {
     })
     assert.throws(() => placementOf({ nodes: 2, tables }, env), { _tag: "InvalidOptions" })
     assert.equal(placementOf({ nodes: 2, tables }, {}), undefined)
+  })
+
+  it("rejects unknown options of Cluster.start and of tls, naming them", async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { nodes: 2, tables, secert: SECRET },
+        /^unknown option 'secert' \(did you mean 'secret'\?\); known: nodes, tables, policy, seed, sampling, config, id, peers, secret, listen, tls$/,
+      ],
+      [
+        { nodes: 2, tables, tls: { cert: "c", key: "k", cert_ca: "a" } },
+        /^unknown tls option 'cert_ca'; known: cert, key, ca$/,
+      ],
+    ]
+    for (const [options, message] of cases) {
+      await assert.rejects(Cluster.start(options as StartOptions), (e: unknown) => {
+        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
+        assert.match((e as Error).message, message)
+        return true
+      })
+    }
   })
 })
