@@ -16,6 +16,14 @@
  * the one peers dial, as behind NAT or with `0.0.0.0`). In a multi-process
  * cluster the number of nodes is the length of the peer list; it overrides
  * `options.nodes`, so one task file runs with any `--nodes`.
+ *
+ * A placement is all or nothing: with some of its parts given (an option or a
+ * non-empty variable) but not the id, the peers and the secret, `Cluster.start`
+ * fails with `InvalidOptions` naming the missing ones rather than run every
+ * node here (on a multi-machine run, the machine that forgot `ROAM_NODE_ID`
+ * would train alone). So does a peer that is not a `ws://` or `wss://` URL,
+ * named with the option or variable it came from. `tls` alone is no
+ * placement: a task may pass its certificate always and still run locally.
  */
 import process from "node:process"
 import * as Effect from "effect/Effect"
@@ -62,34 +70,111 @@ export interface Placement {
   readonly secret: string
   readonly host: string
   readonly port: number
+  /** Where `host:port` came from, for messages: "ROAM_LISTEN", "entry 1 of ROAM_PEERS". */
+  readonly listenFrom: string
 }
 
 /** The keys of `StartOptions`: `ClusterOptions`'s and the placement's. */
 export const startOptionKeys = [...clusterOptionKeys, "id", "peers", "secret", "listen", "tls"]
 
-/** Read the placement from `options`, then the environment; throws `InvalidOptions`. */
+/** Each part of a placement and the variable it is read from when its option is not given. */
+const placementVariables = {
+  id: "ROAM_NODE_ID",
+  peers: "ROAM_PEERS",
+  secret: "ROAM_SECRET",
+  listen: "ROAM_LISTEN",
+} as const
+type PlacementPart = keyof typeof placementVariables
+/** What a node of a multi-process cluster cannot do without (`listen` has a default). */
+const requiredParts = ["id", "peers", "secret"] as const
+
+/**
+ * Read the placement from `options`, then the environment (an empty variable
+ * is unset); throws `InvalidOptions`. No part at all is a local cluster; some
+ * parts without the others are a mistake (a machine that forgot
+ * `ROAM_NODE_ID` would otherwise train alone), and so is a malformed part.
+ */
 export function placementOf(
   options: StartOptions,
   env: Record<string, string | undefined> = process.env,
 ): Placement | undefined {
-  const idText = options.id ?? env.ROAM_NODE_ID
-  if (idText === undefined || idText === "") return undefined
-  const id = Number(idText)
-  const peers = options.peers ?? env.ROAM_PEERS?.split(",").map((p) => p.trim()) ?? []
-  const secret = options.secret ?? env.ROAM_SECRET ?? ""
-  if (peers.length < 1) throw invalidOptions("a multi-process node needs peers (ROAM_PEERS)")
-  if (!Number.isInteger(id) || id < 0 || id >= peers.length) {
-    throw invalidOptions(`node id ${idText} is not in [0, ${peers.length})`)
+  const sourceOf = (part: PlacementPart): string | undefined =>
+    options[part] !== undefined
+      ? `option ${part}`
+      : (env[placementVariables[part]] ?? "") !== ""
+      ? placementVariables[part]
+      : undefined
+  const given = Object.keys(placementVariables).flatMap((part) => {
+    const source = sourceOf(part as PlacementPart)
+    return source === undefined ? [] : [source]
+  })
+  if (given.length === 0) return undefined
+  const missing = requiredParts.filter((part) => sourceOf(part) === undefined)
+  if (missing.length > 0) {
+    throw invalidOptions(
+      `incomplete placement: missing ` +
+        `${missing.map((p) => `${p} (${placementVariables[p]})`).join(", ")} ` +
+        `while ${given.join(", ")} ${given.length === 1 ? "is" : "are"} given; ` +
+        "a node of a multi-process cluster needs its id, the peers and the secret " +
+        "(give none of them to run every node in this process)",
+    )
   }
-  if (secret === "") throw invalidOptions("a multi-process node needs a secret (ROAM_SECRET)")
-  const listen = options.listen ?? env.ROAM_LISTEN ?? new URL(peers[id]).host
-  const at = listen.lastIndexOf(":")
-  const host = listen.slice(0, at).replace(/^\[|\]$/g, "")
-  const port = Number(listen.slice(at + 1))
-  if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw invalidOptions(`cannot listen on '${listen}': expected host:port`)
+  const peers = peersOf(options.peers ?? env.ROAM_PEERS!, sourceOf("peers")!)
+  const id = idOf(options.id ?? env.ROAM_NODE_ID!, sourceOf("id")!, peers.length)
+  const secret = options.secret ?? env.ROAM_SECRET!
+  if (typeof secret !== "string" || secret === "") {
+    throw invalidOptions(`secret (${sourceOf("secret")}) must be a non-empty string`)
   }
-  return { id, peers, secret, host, port }
+  const listenFrom = sourceOf("listen") ?? `entry ${id} of ${sourceOf("peers")}`
+  const listen = options.listen ?? env.ROAM_LISTEN ?? hostPortOf(new URL(peers[id]))
+  const at = typeof listen === "string" ? listen.lastIndexOf(":") : -1
+  const host = at < 0 ? "" : listen.slice(0, at).replace(/^\[|\]$/g, "")
+  const port = at < 0 ? NaN : Number(listen.slice(at + 1))
+  if (
+    at < 0 || listen.slice(at + 1) === "" || !Number.isInteger(port) || port < 0 || port > 65535
+  ) {
+    throw invalidOptions(`cannot listen on '${listen}' (${listenFrom}): expected host:port`)
+  }
+  return { id, peers, secret, host, port, listenFrom }
+}
+
+/** The peer URLs: `ws://` or `wss://`, at least one; `source` names where they came from. */
+function peersOf(value: string | readonly string[], source: string): string[] {
+  const peers = typeof value === "string" ? value.split(",").map((p) => p.trim()) : value
+  if (!Array.isArray(peers) || peers.length === 0) {
+    throw invalidOptions(`peers (${source}) must be a non-empty list of ws:// or wss:// URLs`)
+  }
+  return peers.map((peer, i) => {
+    let url: URL | undefined
+    try {
+      url = typeof peer === "string" ? new URL(peer) : undefined
+    } catch {
+      url = undefined
+    }
+    if (url === undefined || (url.protocol !== "ws:" && url.protocol !== "wss:")) {
+      throw invalidOptions(
+        `peer URL '${String(peer)}' (entry ${i} of ${source}) is not a ws:// or wss:// URL`,
+      )
+    }
+    return peer
+  })
+}
+
+/** This node's id: an integer in [0, nodes). */
+function idOf(value: number | string, source: string, nodes: number): number {
+  const id = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value
+  if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= nodes) {
+    throw invalidOptions(
+      `node id ${String(value)} (${source}) is not an integer in [0, ${nodes}): ` +
+        `one per peer URL`,
+    )
+  }
+  return id
+}
+
+/** `host:port` of a URL, with the scheme's default port when it names none. */
+function hostPortOf(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === "wss:" ? 443 : 80)}`
 }
 
 /** The `tls` option: PEM `cert` and `key`, optionally `ca`. */

@@ -4,8 +4,9 @@
  * runs without spawning. Checks that pulls, pushes and relocations work across
  * real links, that a silent peer fails a pending pull with `PeerLost` naming it
  * (instead of hanging) and every later call too, and that without a placement
- * `Cluster.start` is `Cluster.local`. Unknown options fail with
- * `InvalidOptions` naming them.
+ * `Cluster.start` is `Cluster.local`. Bad placements (some parts without the
+ * others, a peer that is not a ws:// URL) and unknown options
+ * fail with `InvalidOptions` naming what is wrong and where it came from.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
@@ -116,9 +117,86 @@ describe("Cluster.start over WebSocket, in one process", () => {
       secret: "s",
       host: "127.0.0.1",
       port: 4002,
+      listenFrom: "entry 1 of ROAM_PEERS",
     })
     assert.throws(() => placementOf({ nodes: 2, tables }, env), { _tag: "InvalidOptions" })
     assert.equal(placementOf({ nodes: 2, tables }, {}), undefined)
+    assert.equal(placementOf({ nodes: 2, tables }, { ROAM_NODE_ID: "", ROAM_PEERS: "" }), undefined)
+  })
+
+  it("rejects a partial placement, naming what is missing, instead of running locally", async () => {
+    const peers = ["ws://127.0.0.1:4001", "ws://127.0.0.1:4002"]
+    const cases: Array<[StartOptions, Record<string, string>, RegExp]> = [
+      [
+        { nodes: 2, tables },
+        { ROAM_PEERS: peers.join(","), ROAM_SECRET: "s" },
+        /^incomplete placement: missing id \(ROAM_NODE_ID\) while ROAM_PEERS, ROAM_SECRET are given/,
+      ],
+      [
+        { nodes: 2, tables, id: 0 },
+        {},
+        /missing peers \(ROAM_PEERS\), secret \(ROAM_SECRET\) while option id is given/,
+      ],
+      [
+        { nodes: 2, tables },
+        { ROAM_LISTEN: "0.0.0.0:9400" },
+        /missing id \(ROAM_NODE_ID\), peers \(ROAM_PEERS\), secret \(ROAM_SECRET\) while ROAM_LISTEN/,
+      ],
+      [
+        { nodes: 2, tables, peers },
+        { ROAM_NODE_ID: "1" },
+        /missing secret \(ROAM_SECRET\) while ROAM_NODE_ID, option peers are given/,
+      ],
+    ]
+    for (const [options, env, message] of cases) {
+      assert.throws(() => placementOf(options, env), (e: unknown) => {
+        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
+        assert.match((e as Error).message, message)
+        return true
+      }, JSON.stringify(env))
+    }
+    // Through Cluster.start: options without the id fail rather than start every node here.
+    await assert.rejects(
+      Cluster.start({ nodes: 2, tables, peers, secret: SECRET }),
+      (e: unknown) => {
+        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
+        assert.match((e as Error).message, /missing id \(ROAM_NODE_ID\)/)
+        return true
+      },
+    )
+  })
+
+  it("rejects peers that are not ws:// or wss:// URLs, naming the URL and its source", () => {
+    const env = { ROAM_NODE_ID: "0", ROAM_SECRET: "s" }
+    const cases: Array<[StartOptions, Record<string, string>, RegExp]> = [
+      [
+        { nodes: 2, tables },
+        { ...env, ROAM_PEERS: "foo,bar" },
+        /^peer URL 'foo' \(entry 0 of ROAM_PEERS\) is not a ws:\/\/ or wss:\/\/ URL$/,
+      ],
+      [
+        { nodes: 2, tables },
+        { ...env, ROAM_PEERS: "ws://127.0.0.1:4001,127.0.0.1:4002" },
+        /^peer URL '127.0.0.1:4002' \(entry 1 of ROAM_PEERS\) is not a ws:\/\/ or wss:\/\/ URL$/,
+      ],
+      [
+        { nodes: 2, tables, id: 0, secret: "s", peers: ["ws://127.0.0.1:4001", "http://h:4002"] },
+        {},
+        /^peer URL 'http:\/\/h:4002' \(entry 1 of option peers\) is not a ws:\/\/ or wss:\/\/ URL$/,
+      ],
+      [
+        { nodes: 2, tables },
+        { ...env, ROAM_NODE_ID: "1.5", ROAM_PEERS: "ws://a:1,ws://b:2" },
+        /^node id 1\.5 \(ROAM_NODE_ID\) is not an integer in \[0, 2\)/,
+      ],
+    ]
+    for (const [options, env, message] of cases) {
+      assert.throws(() => placementOf(options, env), (e: unknown) => {
+        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
+        assert.match((e as Error).message, message)
+        return true
+      }, JSON.stringify(env))
+    }
   })
 
   it("rejects unknown options of Cluster.start and of tls, naming them", async () => {
