@@ -21,9 +21,10 @@
  * non-empty variable) but not the id, the peers and the secret, `Cluster.start`
  * fails with `InvalidOptions` naming the missing ones rather than run every
  * node here (on a multi-machine run, the machine that forgot `ROAM_NODE_ID`
- * would train alone). So does a peer that is not a `ws://` or `wss://` URL,
- * named with the option or variable it came from. `tls` alone is no
- * placement: a task may pass its certificate always and still run locally.
+ * would train alone). So do a peer that is not a `ws://` or `wss://` URL and
+ * an address this node cannot listen on (a port in use), each named with the
+ * option or variable it came from. `tls` alone is no placement: a task may
+ * pass its certificate always and still run locally.
  */
 import process from "node:process"
 import * as Effect from "effect/Effect"
@@ -40,7 +41,7 @@ import {
   Node,
   startReplicas,
 } from "./cluster.ts"
-import { configLayer, resolveConfig } from "./config.ts"
+import { configLayer, resolveConfig, type RoamConfigShape } from "./config.ts"
 import { invalidOptions } from "./errors.ts"
 import { faultLayer } from "./fault.ts"
 import { checkKeys } from "./option_keys.ts"
@@ -215,15 +216,7 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     sampling: resolveSampling(options.sampling),
     config,
   })
-  const endpoint = await WsEndpoint.listen({
-    id: placement.id,
-    nodes,
-    secret: placement.secret,
-    host: placement.host,
-    port: placement.port,
-    tls: options.tls,
-    config,
-  })
+  const endpoint = await listen(placement, { tls: options.tls, config })
   try {
     await endpoint.connect(placement.peers)
   } catch (error) {
@@ -254,4 +247,29 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     return Cluster.assemble({ space, policy, nodes: [new Node(node, sampling)], scope }, endpoint)
   })
   return await Effect.runPromise(program.pipe(Effect.provide(layer)))
+}
+
+/**
+ * This node's endpoint, listening. An address it cannot bind (a port in use,
+ * a host not of this machine) is a bad placement: `InvalidOptions` naming the
+ * address and the option or variable it came from.
+ */
+async function listen(
+  placement: Placement,
+  options: { tls: StartOptions["tls"]; config: RoamConfigShape },
+): Promise<WsEndpoint> {
+  try {
+    return await WsEndpoint.listen({
+      id: placement.id,
+      nodes: placement.peers.length,
+      secret: placement.secret,
+      host: placement.host,
+      port: placement.port,
+      tls: options.tls,
+      config: options.config,
+    })
+  } catch (error) {
+    if (!(error instanceof TransportError)) throw error
+    throw invalidOptions(`${error.message} (the address is ${placement.listenFrom})`)
+  }
 }

@@ -5,12 +5,14 @@
  * real links, that a silent peer fails a pending pull with `PeerLost` naming it
  * (instead of hanging) and every later call too, and that without a placement
  * `Cluster.start` is `Cluster.local`. Bad placements (some parts without the
- * others, a peer that is not a ws:// URL) and unknown options
+ * others, a peer that is not a ws:// URL, a port in use) and unknown options
  * fail with `InvalidOptions` naming what is wrong and where it came from.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { Effect, Exit, Scope } from "effect"
+import { createServer } from "node:net"
+import process from "node:process"
 import { Cluster, type StartOptions } from "../mod.ts"
 import { placementOf } from "../runtime/start.ts"
 import { freePort } from "../runtime/launch.ts"
@@ -218,4 +220,47 @@ describe("Cluster.start over WebSocket, in one process", () => {
       })
     }
   })
+
+  it("fails with InvalidOptions naming the address when its port is in use, and leaves nothing open", async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()))
+    const busy = (blocker.address() as { port: number }).port
+    const peers = [`ws://127.0.0.1:${busy}`, `ws://127.0.0.1:${await freePort()}`]
+    try {
+      const handles = openHandles()
+      await assert.rejects(
+        Cluster.start({ nodes: 2, tables, id: 0, peers, secret: SECRET }),
+        (e: unknown) => {
+          assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
+          assert.equal(
+            (e as Error).message,
+            `cannot listen on 127.0.0.1:${busy}: the port is in use (EADDRINUSE) ` +
+              "(the address is entry 0 of option peers)",
+          )
+          return true
+        },
+      )
+      assert.deepEqual(openHandles(), handles, "the failed start left a handle open")
+      // ROAM_LISTEN (or the listen option) is named when the address comes from it.
+      await assert.rejects(
+        Cluster.start({
+          nodes: 2,
+          tables,
+          id: 1,
+          peers,
+          secret: SECRET,
+          listen: `127.0.0.1:${busy}`,
+        }),
+        /the port is in use \(EADDRINUSE\) \(the address is option listen\)/,
+      )
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve))
+    }
+  })
 })
+
+/** Sockets and servers this process holds (Deno and Node list them; Bun lists nothing). */
+function openHandles(): string[] {
+  const info = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo
+  return (info?.() ?? []).filter((name) => /TCP|Pipe|Server|Socket/i.test(name)).sort()
+}

@@ -10,6 +10,7 @@ import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
@@ -295,6 +296,34 @@ describe("WsEndpoint", () => {
       )
     },
   )
+})
+
+describe("WsEndpoint.listen on a port in use", () => {
+  it("fails with TransportError naming the address, with and without TLS", async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const tls = selfSignedCertificate()
+      if (tls === undefined) console.warn("SKIPPED (the wss:// half): needs openssl on PATH")
+      for (const options of tls === undefined ? [{}] : [{}, { tls }]) {
+        await assert.rejects(
+          WsEndpoint.listen({ id: 0, nodes: 1, secret: SECRET, port, ...options }),
+          (e: unknown) => {
+            assert.equal((e as { _tag?: string })._tag, "TransportError", String(e))
+            assert.equal(
+              (e as Error).message,
+              `cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE)`,
+            )
+            return true
+          },
+          "tls" in options ? "wss://" : "ws://",
+        )
+      }
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve))
+    }
+  })
 })
 
 /** A throwaway self-signed certificate for 127.0.0.1, or undefined without openssl. */
