@@ -28,3 +28,4 @@ export {
   UnknownTable,
   ValueLengthMismatch,
 } from "./runtime/errors.ts"
+export { TransportError } from "./runtime/transport.ts"

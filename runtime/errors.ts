@@ -9,6 +9,7 @@
  * they are assertions (`runtime/assert.ts`) that crash.
  */
 import * as Data from "effect/Data"
+import type { TransportError } from "./transport.ts"
 
 export class KeyOutOfRange extends Data.TaggedError("KeyOutOfRange")<{
   readonly message: string
@@ -65,6 +66,11 @@ export class PeerLost extends Data.TaggedError("PeerLost")<{
   readonly reason: string
 }> {}
 
+/**
+ * Every error roam throws on purpose. `TransportError` (runtime/transport.ts) is
+ * a cluster that could not form: `Cluster.start` with a peer that never answers
+ * or refuses this node's secret.
+ */
 export type RoamError =
   | KeyOutOfRange
   | ValueLengthMismatch
@@ -76,6 +82,7 @@ export type RoamError =
   | UnknownSampleHandle
   | LimitExceeded
   | PeerLost
+  | TransportError
 
 export const keyOutOfRange = (key: number, keys: number): KeyOutOfRange =>
   new KeyOutOfRange({

@@ -13,7 +13,7 @@ import assert from "node:assert/strict"
 import { Effect, Exit, Scope } from "effect"
 import { createServer } from "node:net"
 import process from "node:process"
-import { Cluster, type StartOptions } from "../mod.ts"
+import { Cluster, type StartOptions, TransportError } from "../mod.ts"
 import { placementOf } from "../runtime/start.ts"
 import { freePort } from "../runtime/launch.ts"
 import { SECRET, waitFor } from "./_ws_harness.ts"
@@ -256,6 +256,28 @@ describe("Cluster.start over WebSocket, in one process", () => {
     } finally {
       await new Promise((resolve) => blocker.close(resolve))
     }
+  })
+
+  it("fails with TransportError, exported by mod.ts, when a peer never answers", async () => {
+    const peers = [`ws://127.0.0.1:${await freePort()}`, `ws://127.0.0.1:${await freePort()}`]
+    const started = performance.now()
+    await assert.rejects(
+      Cluster.start({
+        nodes: 2,
+        tables,
+        id: 0,
+        peers,
+        secret: SECRET,
+        config: { connectTimeoutMs: 300 },
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof TransportError, String(e))
+        assert.equal(e._tag, "TransportError")
+        assert.match(e.message, /no link to node\(s\) 1 after connectTimeoutMs \(300 ms\)/)
+        return true
+      },
+    )
+    assert.ok(performance.now() - started < 5_000, "failed at the connect timeout, not a hang")
   })
 })
 
