@@ -30,6 +30,13 @@ async function startAll(nodes: number, config = {}): Promise<Cluster[]> {
   )
 }
 
+/** An `assert.throws`/`rejects` check: `InvalidOptions` whose message matches `message`. */
+const invalidOptions = (message: RegExp) => (e: unknown) => {
+  assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
+  assert.match((e as Error).message, message)
+  return true
+}
+
 describe("Cluster.start over WebSocket, in one process", () => {
   it("pushes, relocates and pulls across real links, exactly", async () => {
     const clusters = await startAll(3)
@@ -151,20 +158,12 @@ describe("Cluster.start over WebSocket, in one process", () => {
       ],
     ]
     for (const [options, env, message] of cases) {
-      assert.throws(() => placementOf(options, env), (e: unknown) => {
-        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
-        assert.match((e as Error).message, message)
-        return true
-      }, JSON.stringify(env))
+      assert.throws(() => placementOf(options, env), invalidOptions(message), JSON.stringify(env))
     }
     // Through Cluster.start: options without the id fail rather than start every node here.
     await assert.rejects(
       Cluster.start({ nodes: 2, tables, peers, secret: SECRET }),
-      (e: unknown) => {
-        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
-        assert.match((e as Error).message, /missing id \(ROAM_NODE_ID\)/)
-        return true
-      },
+      invalidOptions(/missing id \(ROAM_NODE_ID\)/),
     )
   })
 
@@ -193,11 +192,7 @@ describe("Cluster.start over WebSocket, in one process", () => {
       ],
     ]
     for (const [options, env, message] of cases) {
-      assert.throws(() => placementOf(options, env), (e: unknown) => {
-        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
-        assert.match((e as Error).message, message)
-        return true
-      }, JSON.stringify(env))
+      assert.throws(() => placementOf(options, env), invalidOptions(message), JSON.stringify(env))
     }
   })
 
@@ -213,11 +208,7 @@ describe("Cluster.start over WebSocket, in one process", () => {
       ],
     ]
     for (const [options, message] of cases) {
-      await assert.rejects(Cluster.start(options as StartOptions), (e: unknown) => {
-        assert.equal((e as { _tag?: string })._tag, "InvalidOptions", String(e))
-        assert.match((e as Error).message, message)
-        return true
-      })
+      await assert.rejects(Cluster.start(options as StartOptions), invalidOptions(message))
     }
   })
 
