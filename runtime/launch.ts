@@ -10,7 +10,11 @@
  * `[node i]`. The launcher exits 0 when every node exits 0, and 1 otherwise;
  * once one node fails, the others get `peerTimeoutMs`-scale time to notice
  * (`PeerLost`) and exit, and are killed if they have not after
- * `failGraceMs`; `--timeout-ms` bounds the whole run.
+ * `failGraceMs`; `--timeout-ms` bounds the whole run. The nodes never outlive
+ * it: a SIGINT, SIGTERM or SIGHUP to the launcher is passed on to every node
+ * still running, those left after `SIGNAL_GRACE_MS` are killed, and then the
+ * launcher exits with 128 + the signal's number, as the signal would have
+ * made it.
  *
  * This is a command-line tool, not part of a node, so it uses the platform's
  * timers and random generator directly.
@@ -24,6 +28,11 @@ import { parseArgs } from "node:util"
 const NODES_MAX = 64
 /** How long the other nodes may take to exit after one has failed. */
 const FAIL_GRACE_MS = 15_000
+/** How long the nodes may take to exit after the launcher passed a signal on to them. */
+const SIGNAL_GRACE_MS = 3_000
+/** The signals that would end the launcher, with their numbers (it exits with 128 + that). */
+const STOP_SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const
+type StopSignal = keyof typeof STOP_SIGNALS
 
 export interface LaunchOptions {
   readonly nodes: number
@@ -85,7 +94,46 @@ function relay(
   }
 }
 
-/** Run the task as `nodes` processes; resolves to the exit code the launcher should use. */
+/**
+ * Send `signal` to a node. Through `process.kill`, not `child.kill`: Deno's
+ * `ChildProcess.kill` sends nothing once it has sent one signal
+ * (denoland/deno#36643), so a node that ignored SIGTERM could never be killed.
+ */
+function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return // It never started.
+  try {
+    process.kill(child.pid, signal)
+  } catch {
+    // It has exited since; its exit event is on the way.
+  }
+}
+
+/**
+ * Call `stop` with each SIGINT, SIGTERM or SIGHUP this process gets, instead of
+ * ending it; returns the function that removes the listeners again. Deno (through
+ * its Node compatibility) and Bun both run `process.on` listeners for these
+ * signals, neither keeps the process alive for them, and removing the last one
+ * restores the signal's default action.
+ */
+function onStopSignals(stop: (signal: StopSignal) => void): () => void {
+  const listeners = (Object.keys(STOP_SIGNALS) as StopSignal[])
+    .map((signal) => [signal, () => stop(signal)] as const)
+  for (const [signal, listener] of listeners) process.on(signal, listener)
+  return () => {
+    for (const [signal, listener] of listeners) process.off(signal, listener)
+  }
+}
+
+/**
+ * Run the task as `nodes` processes; resolves to the exit code the launcher should use.
+ *
+ * While it runs, a SIGINT, SIGTERM or SIGHUP to this process is passed on to
+ * every node, and once they have exited (or been killed after
+ * `SIGNAL_GRACE_MS`) this process exits with 128 + the signal's number. The
+ * signal would have ended the process had nobody listened, so it still does,
+ * only after its nodes: a caller such as a benchmark must not carry on to its
+ * next run. A second signal kills the nodes at once.
+ */
 export async function launch(options: LaunchOptions): Promise<number> {
   const out = options.out ??
     ((line, stream) => (stream === "stdout" ? process.stdout : process.stderr).write(line + "\n"))
@@ -103,7 +151,25 @@ export async function launch(options: LaunchOptions): Promise<number> {
   children.forEach((child, id) => relay(child, `[node ${id}] `, out))
   let failed = false
   let killTimer: ReturnType<typeof setTimeout> | undefined
-  const killAll = () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL"))
+  // Tracked here, not read from `exitCode` and `signalCode`: Deno sets
+  // `signalCode` when a signal is sent, so a node that ignored it would look
+  // gone and never be killed.
+  const running = new Set(children)
+  const killAll = () => running.forEach((c) => sendSignal(c, "SIGKILL"))
+  let stopping: StopSignal | undefined
+  const removeListeners = onStopSignals((signal) => {
+    if (stopping !== undefined) return killAll()
+    stopping = signal
+    const left = [...running]
+    out(
+      `[launch] got ${signal}; passed it on to every node still running (${left.length}), ` +
+        `killing any left after ${SIGNAL_GRACE_MS} ms`,
+      "stderr",
+    )
+    left.forEach((c) => sendSignal(c, signal))
+    clearTimeout(killTimer)
+    killTimer = setTimeout(killAll, SIGNAL_GRACE_MS)
+  })
   const runTimer = setTimeout(() => {
     out(`[launch] timed out after ${options.timeoutMs} ms; killing every node`, "stderr")
     failed = true
@@ -112,13 +178,18 @@ export async function launch(options: LaunchOptions): Promise<number> {
   const codes = await Promise.all(children.map((child, id) =>
     new Promise<number>((resolve) => {
       child.on("error", (error) => {
+        running.delete(child)
         out(`[launch] node ${id} could not start: ${error.message}`, "stderr")
         resolve(1)
       })
       child.on("exit", (code, signal) => {
+        running.delete(child)
         const status = code ?? 1
         if (status !== 0 || signal !== null) {
-          out(`[launch] node ${id} exited with ${signal ?? `code ${code}`}`, "stderr")
+          // After a signal the nodes exit because the launcher told them to: not news.
+          if (stopping === undefined) {
+            out(`[launch] node ${id} exited with ${signal ?? `code ${code}`}`, "stderr")
+          }
           failed = true
           killTimer ??= setTimeout(killAll, FAIL_GRACE_MS)
         }
@@ -128,6 +199,8 @@ export async function launch(options: LaunchOptions): Promise<number> {
   ))
   clearTimeout(runTimer)
   clearTimeout(killTimer)
+  removeListeners()
+  if (stopping !== undefined) process.exit(128 + STOP_SIGNALS[stopping])
   return failed || codes.some((c) => c !== 0) ? 1 : 0
 }
 

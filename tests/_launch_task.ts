@@ -15,6 +15,10 @@
  *         its own copy where it has one (item 2) and checks the exact sum.
  *   kill: node 2 SIGKILLs itself while the others keep pulling keys it owns;
  *         they must fail with PeerLost naming node 2 (exit 3), not hang.
+ *   wait: once every node has joined, each prints its pid and then runs until
+ *         it is killed (the launcher's signal tests kill it through the launcher).
+ *   stubborn: the same, but every node ignores SIGTERM, so that only SIGKILL
+ *         ends it.
  */
 import process from "node:process"
 import { Cluster, type Worker } from "../mod.ts"
@@ -82,7 +86,17 @@ async function kill(worker: Worker, id: number): Promise<boolean> {
   }
 }
 
-const run = mode === "kill" ? kill : push
+async function wait(worker: Worker, id: number): Promise<boolean> {
+  if (mode === "stubborn") process.on("SIGTERM", () => console.log(`node ${id}: ignoring SIGTERM`))
+  await worker.barrier()
+  console.log(`node ${id}: pid ${process.pid}`)
+  // A timer keeps the process up even if the cluster's own links and timers
+  // stop: only a signal may end it.
+  setInterval(() => {}, 60_000)
+  return await new Promise<boolean>(() => {})
+}
+
+const run = mode === "kill" ? kill : mode === "wait" || mode === "stubborn" ? wait : push
 const results = await Promise.all(cluster.localNodes.map((node) => run(node.worker(), node.id)))
 await cluster.close()
 if (process.exitCode === undefined || process.exitCode === 0) {
