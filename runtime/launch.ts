@@ -33,6 +33,8 @@ const SIGNAL_GRACE_MS = 3_000
 /** The signals that would end the launcher, with their numbers (it exits with 128 + that). */
 const STOP_SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const
 type StopSignal = keyof typeof STOP_SIGNALS
+const USAGE =
+  "usage: launch --nodes N [--runtime deno|bun|mixed] [--timeout-ms MS] -- task.ts [args]"
 
 export interface LaunchOptions {
   readonly nodes: number
@@ -204,12 +206,16 @@ export async function launch(options: LaunchOptions): Promise<number> {
   return failed || codes.some((c) => c !== 0) ? 1 : 0
 }
 
-/** Parse the command line; throws with a usage message on bad input. */
+/** Whether the launcher's own arguments (those before `--`) ask for help. */
+function asksForHelp(argv: readonly string[]): boolean {
+  const split = argv.indexOf("--")
+  return (split < 0 ? argv : argv.slice(0, split)).some((a) => a === "--help" || a === "-h")
+}
+
+/** Parse the command line; throws on bad input (the caller adds the usage). */
 export function parseLaunchArgs(argv: readonly string[]): LaunchOptions {
   const split = argv.indexOf("--")
-  const usage =
-    "usage: launch --nodes N [--runtime deno|bun|mixed] [--timeout-ms MS] -- task.ts [args]"
-  if (split < 0 || split === argv.length - 1) throw new Error(usage)
+  if (split < 0 || split === argv.length - 1) throw new Error("no task: give it after --")
   const { values } = parseArgs({
     args: argv.slice(0, split) as string[],
     options: {
@@ -220,23 +226,31 @@ export function parseLaunchArgs(argv: readonly string[]): LaunchOptions {
   })
   const nodes = Number(values.nodes)
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > NODES_MAX) {
-    throw new Error(`--nodes must be an integer in [1, ${NODES_MAX}]\n${usage}`)
+    throw new Error(`--nodes must be an integer in [1, ${NODES_MAX}]`)
   }
   const runtime = values.runtime ?? ("Bun" in globalThis ? "bun" : "deno")
   if (runtime !== "deno" && runtime !== "bun" && runtime !== "mixed") {
     throw new Error(`unknown runtime ${runtime}`)
   }
   const timeoutMs = Number(values["timeout-ms"])
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new Error(`bad --timeout-ms\n${usage}`)
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new Error("--timeout-ms must be a positive integer")
+  }
   return { nodes, runtime, task: argv[split + 1], args: argv.slice(split + 2), timeoutMs }
 }
 
 if (import.meta.main) {
+  const argv = process.argv.slice(2)
+  // Help asked for is not a usage error: stdout and 0, so `launch --help | less` works.
+  if (asksForHelp(argv)) {
+    console.log(USAGE)
+    process.exit(0)
+  }
   let options: LaunchOptions
   try {
-    options = parseLaunchArgs(process.argv.slice(2))
+    options = parseLaunchArgs(argv)
   } catch (error) {
-    console.error((error as Error).message)
+    console.error(`${(error as Error).message}\n${USAGE}`)
     process.exit(2)
   }
   process.exit(await launch(options))

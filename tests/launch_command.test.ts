@@ -11,6 +11,9 @@
  * as it was before the listeners). Nodes that ignore SIGTERM must be killed
  * after the launcher's grace (3 s) all the same.
  *
+ * Usage: `--help` prints the usage to stdout and exits 0; a usage error
+ * prints it to stderr and exits 2.
+ *
  * The launcher runs in a process group of its own, which its nodes join, so
  * that whatever an assertion finds, the test kills the whole group at the end
  * and leaves no process behind.
@@ -154,5 +157,29 @@ describe("the launcher command", () => {
 
   it("nodes that ignore the SIGTERM are killed after the launcher's grace", slow, async () => {
     await signalStopsEveryNode("SIGTERM", 143, "stubborn")
+  })
+
+  it("--help prints the usage to stdout and exits 0", slow, async () => {
+    const launched = startLauncher(["--help"])
+    try {
+      const exit = await launched.exited
+      assert.deepEqual(exit, { code: 0, signal: null }, launched.lines.join("\n"))
+      assert.match(launched.stdout.join("\n"), /^usage: launch --nodes N /)
+      assert.deepEqual(launched.stderr, [])
+    } finally {
+      killGroup(launched)
+    }
+  })
+
+  it("a usage error prints the usage to stderr and exits 2", slow, async () => {
+    const launched = startLauncher(["--nodes", "0", "--", taskPath])
+    try {
+      const exit = await launched.exited
+      assert.deepEqual(exit, { code: 2, signal: null }, launched.lines.join("\n"))
+      assert.match(launched.stderr.join("\n"), /--nodes must be .*\nusage: launch --nodes N /)
+      assert.deepEqual(launched.stdout, [])
+    } finally {
+      killGroup(launched)
+    }
   })
 })
