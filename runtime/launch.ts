@@ -10,11 +10,12 @@
  * `[node i]`. The launcher exits 0 when every node exits 0, and 1 otherwise;
  * once one node fails, the others get `peerTimeoutMs`-scale time to notice
  * (`PeerLost`) and exit, and are killed if they have not after
- * `failGraceMs`; `--timeout-ms` bounds the whole run. The nodes never outlive
- * it: a SIGINT, SIGTERM or SIGHUP to the launcher is passed on to every node
- * still running, those left after `SIGNAL_GRACE_MS` are killed, and then the
- * launcher exits with 128 + the signal's number, as the signal would have
- * made it.
+ * `FAIL_GRACE_MS`; `--timeout-ms` bounds the whole run. The nodes do not
+ * outlive it (short of a SIGKILL to the launcher, which no process can
+ * catch): a SIGINT, SIGTERM or SIGHUP to the launcher is passed on to every
+ * node still running, those left after `SIGNAL_GRACE_MS` are killed, and then
+ * the launcher exits with 128 + the signal's number, as the signal would have
+ * made it. `--help` prints the usage.
  *
  * This is a command-line tool, not part of a node, so it uses the platform's
  * timers and random generator directly.
