@@ -2,7 +2,7 @@
  * `Cluster.start`: one node of a multi-process cluster, or `Cluster.local`.
  *
  * Task code calls `Cluster.start(options)` with the options it would give
- * `Cluster.local`. In a process started by the launcher (`scripts/launch.ts`),
+ * `Cluster.local`. In a process started by the launcher (`runtime/launch.ts`),
  * or when `options` name this node's `id`, the `peers` (one URL per node,
  * indexed by node id) and the `secret`, this process becomes that one node: it
  * listens on its own entry of `peers` (or on `listen`), links to every other
