@@ -13,9 +13,9 @@ import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import process from "node:process"
 import { fileURLToPath } from "node:url"
 import { Cluster } from "../mod.ts"
+import { runtimeCommand } from "../runtime/launch.ts"
 import { errorReport } from "../examples/lib/flags.ts"
 import { randomMrr } from "../examples/lib/kge_model.ts"
 import { main as kgeMain } from "../examples/kge.ts"
@@ -117,12 +117,11 @@ describe("the examples' command line", () => {
 
   it("the quickstart takes --help and refuses a bad flag in one line", () => {
     const quickstart = fileURLToPath(new URL("../examples/quickstart.ts", import.meta.url))
-    const runtime = "Bun" in globalThis ? [] : ["run", "-A"]
-    const run = (...args: string[]) =>
-      spawnSync(process.execPath, [...runtime, quickstart, ...args], {
-        encoding: "utf8",
-        timeout: 30_000,
-      })
+    const runtime = "Bun" in globalThis ? "bun" : "deno"
+    const run = (...args: string[]) => {
+      const [bin, ...rest] = runtimeCommand(runtime, quickstart, args)
+      return spawnSync(bin, rest, { encoding: "utf8", timeout: 30_000 })
+    }
     const help = run("--help")
     assert.equal(help.status, 0, help.stderr)
     assert.match(help.stdout, /^usage: quickstart\.ts \[--nodes 3\]/)

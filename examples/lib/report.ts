@@ -12,6 +12,7 @@
  */
 import { writeFileSync } from "node:fs"
 import type { Cluster, ClusterStats, NodeStats, Worker } from "../../mod.ts"
+import type { CommonFlags } from "./flags.ts"
 
 export interface EpochRecord {
   readonly epoch: number
@@ -160,12 +161,7 @@ const NODE_PLACEHOLDER = "{node}"
  */
 export function startRun(
   cluster: Cluster,
-  flags: {
-    readonly workers: number
-    readonly policy: string
-    readonly json: string | undefined
-    readonly quiet: boolean
-  },
+  flags: Pick<CommonFlags, "workers" | "policy" | "json" | "quiet">,
 ): RunPlace {
   const place: RunPlace = {
     nodes: cluster.nodes,
@@ -194,7 +190,7 @@ export function startRun(
  */
 export function finishRun(
   summary: RunSummary,
-  flags: { readonly quiet: boolean; readonly json: string | undefined },
+  flags: Pick<CommonFlags, "json" | "quiet">,
   place: RunPlace,
 ): RunSummary {
   if (!flags.quiet) console.log(formatSummary(summary))
