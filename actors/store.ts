@@ -87,7 +87,10 @@ export class TableSlab {
     this.slotOf[local] = slot
     this.keyOfSlot[slot] = key
     const offset = slot * this.table.length
-    this.values.fill(0, offset, offset + this.table.length)
+    // A loop, not a native fill, for a row's few floats: allocate + release
+    // of 16-float rows went from 27-30 to 22-27 ns under Bun, 34-45 to 23-35 under Deno.
+    const values = this.values
+    for (let j = offset, end = offset + this.table.length; j < end; j++) values[j] = 0
     return offset
   }
 
