@@ -4,10 +4,11 @@
  * The benchmarks that measure whole runs (`train.ts`, and `policies.ts` in
  * process mode) start every run in fresh processes: a run that hangs can be
  * killed at its timeout without taking the benchmark down, and no run
- * inherits another's JIT state or heap. A run is either one process, or one
- * process per node through the launcher (`runtime/launch.ts`), which sets
+ * inherits another's JIT state or heap. A run is one process; one process
+ * per node through the launcher (`runtime/launch.ts`), which sets
  * `ROAM_NODE_ID`, `ROAM_PEERS` and `ROAM_SECRET` so that `Cluster.start` in
- * each process joins the cluster as that node. Every process writes its
+ * each process joins the cluster as that node; or several copies of one
+ * process at once, which share nothing but the machine. Every process writes its
  * results as JSON to a path made from a template, `{node}` standing for its
  * node id, and the runner reads them all back. A run that outlives its
  * timeout is reported as "timed out", one that exits non-zero or writes no
@@ -81,8 +82,13 @@ export interface JsonRunSpec {
   readonly args: readonly string[]
   /** Where each process writes its JSON; `{node}` stands for the node id. */
   readonly template: string
-  /** Processes: one per node through the launcher, or one ("single") holding every node. */
-  readonly processes: { readonly launcher: number } | "single"
+  /**
+   * Processes: one per node through the launcher; one ("single") holding
+   * every node; or `concurrent` copies of one single-process run started at
+   * once, unaware of each other (`{node}` in their arguments is each one's
+   * index), which measures what the machine gives that many processes.
+   */
+  readonly processes: { readonly launcher: number } | { readonly concurrent: number } | "single"
   readonly runtime: Runtime
   readonly timeoutMs: number
 }
@@ -94,7 +100,12 @@ export type JsonRun<T> =
 
 /** Run `spec` in fresh processes and read back their JSON (never throws for a failed run). */
 export async function runForJson<T>(spec: JsonRunSpec): Promise<JsonRun<T>> {
-  const count = spec.processes === "single" ? 1 : spec.processes.launcher
+  const processes = spec.processes
+  const count = processes === "single"
+    ? 1
+    : "launcher" in processes
+    ? processes.launcher
+    : processes.concurrent
   const files = Array.from(
     { length: count },
     (_, id) => spec.template.replaceAll("{node}", String(id)),
@@ -102,12 +113,19 @@ export async function runForJson<T>(spec: JsonRunSpec): Promise<JsonRun<T>> {
   for (const file of files) rmSync(file, { force: true })
   const log = tail()
   let status: RunStatus
-  if (spec.processes === "single") {
+  if (processes === "single") {
     const argv = runtimeCommand(spec.runtime, spec.task, spec.args)
     status = await spawnRun(argv, spec.timeoutMs, (line) => log.add(line))
+  } else if ("concurrent" in processes) {
+    const statuses = await Promise.all(files.map((_, id) => {
+      const args = spec.args.map((arg) => arg.replaceAll("{node}", String(id)))
+      const argv = runtimeCommand(spec.runtime, spec.task, args)
+      return spawnRun(argv, spec.timeoutMs, (line) => log.add(line.trim() && `[${id}] ${line}`))
+    }))
+    status = statuses.find((s) => s !== "ok") ?? "ok"
   } else {
     const code = await launch({
-      nodes: spec.processes.launcher,
+      nodes: processes.launcher,
       runtime: spec.runtime,
       task: spec.task,
       args: spec.args,

@@ -6,7 +6,8 @@
  * Per task it shows quality against training time with one series per
  * policy (plus the plain implementation, dashed), one chart per mode and
  * node count; throughput against nodes with one series per policy, one chart
- * per mode (the plain implementation as a dashed level line); a table of
+ * per mode (the plain implementation as a dashed level line and, beside
+ * process runs, its copies run at once: the machine's ceiling); a table of
  * every run with its numbers or why it has none; and the ratios of issue 6's
  * performance goal. The page is a pure function of the report data, so the
  * JSON and the page always agree and the page can be regenerated from it.
@@ -55,7 +56,7 @@ function qualityCharts(task: string, runs: readonly TrainRun[]): string[] {
   const first = runs.find(ok)
   if (first === undefined) return []
   const metric = primaryMetric(task, first.final!.quality)
-  const plain = runs.find((r) => r.mode === "plain" && ok(r))
+  const plain = runs.find((r) => r.mode === "plain" && r.nodes === 1 && ok(r))
   const configs = distinct(
     runs.filter((r) => r.mode !== "plain").map((r) => `${r.mode}:${r.nodes}`),
   )
@@ -92,7 +93,9 @@ function qualityCharts(task: string, runs: readonly TrainRun[]): string[] {
 
 /** Throughput against nodes: one chart per mode of a task. */
 function throughputCharts(task: string, runs: readonly TrainRun[]): string[] {
-  const plain = runs.find((r) => r.mode === "plain" && ok(r))
+  const plain = runs.find((r) => r.mode === "plain" && r.nodes === 1 && ok(r))
+  // Copies of plain run at once: beside process runs, what the machine gives that many processes.
+  const copies = runs.filter((r) => r.mode === "plain" && r.nodes > 1 && ok(r))
   const modes = distinct(runs.filter((r) => r.mode !== "plain").map((r) => r.mode))
   return modes.map((mode) => {
     const here = runs.filter((r) => r.mode === mode)
@@ -113,6 +116,14 @@ function throughputCharts(task: string, runs: readonly TrainRun[]): string[] {
         dashed: true,
         points: [[nodes[0], level], [nodes.at(-1)!, level]],
       })
+      if (mode === "process" && copies.length > 0) {
+        series.push({
+          name: "plain, copies at once (machine ceiling)",
+          color: COLORS.plain,
+          points: [plain, ...copies].sort((a, b) => a.nodes - b.nodes)
+            .map((r) => [r.nodes, r.final!.dataPointsPerSecond] as const),
+        })
+      }
     }
     return lineChart({
       title: `${task}: throughput, ${MODE_NAMES[mode]}`,

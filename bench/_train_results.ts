@@ -31,7 +31,10 @@ export const POLICIES: readonly PolicyName[] = [
   ...policyNames.filter((p) => p !== "adaptive"),
 ]
 
-/** `plain` is the single-process implementation with no parameter manager: the ceiling. */
+/**
+ * `plain` is the single-process implementation with no parameter manager: the
+ * ceiling. A plain run of `nodes` N > 1 is N copies of it run at once.
+ */
 export type Mode = "local" | "process" | "plain"
 export type Status = "ok" | "timed out" | "failed"
 
@@ -210,6 +213,11 @@ export function goalRatios(runs: readonly TrainRun[], task: string): Ratio[] {
       unit: "x",
     },
     {
+      label: "2 plain copies at once / 1 plain, points/s (this machine's ceiling for the above)",
+      value: quotient(rate(get("plain", "plain", 2)), rate(get("plain", "plain", 1))),
+      unit: "x",
+    },
+    {
       label: "adaptive / static, 2 processes, points/s",
       value: quotient(rate(get("adaptive", "process", 2)), rate(get("static", "process", 2))),
       goal: goal(100),
@@ -297,12 +305,16 @@ export function formatTaskTable(runs: readonly TrainRun[], task: string): string
     const quality = metric && last?.final
       ? `${metric.name} ${last.final.quality[metric.name].toFixed(4)}`
       : "-"
-    if (policy === "plain") {
-      return [policy, cell(runsOf[0]), ...columns.slice(1).map(() => ""), quality]
-    }
-    const cells = columns.map((c) => {
+    // Plain runs once in the first column, and its copies at once under the
+    // process runs of as many nodes.
+    const cells = columns.map((c, i) => {
       const [mode, nodes] = c.split(":")
-      return cell(runsOf.find((r) => r.mode === mode && r.nodes === Number(nodes)))
+      if (policy !== "plain") {
+        return cell(runsOf.find((r) => r.mode === mode && r.nodes === Number(nodes)))
+      }
+      const copies = i === 0 ? 1 : mode === "process" && Number(nodes) > 1 ? Number(nodes) : 0
+      const run = runsOf.find((r) => r.nodes === copies)
+      return copies === 0 || (copies > 1 && run === undefined) ? "" : cell(run)
     })
     return [policy, ...cells, quality]
   })

@@ -7,7 +7,8 @@
  * `local` runs every node in that one process (`Cluster.local`, chosen by
  * the example's `Cluster.start` because no launcher placed it), `process`
  * runs one node per process through the launcher (`runtime/launch.ts`), and
- * `plain` runs the example's `--plain` twin with no parameter manager. Each
+ * `plain` runs the example's `--plain` twin with no parameter manager (with
+ * `nodes` above 1, that many copies at once, each on the whole data). Each
  * node writes its own `--json`; the runner reads them all and combines them.
  * A run that outlives its timeout is killed and recorded as "timed out",
  * one that exits non-zero or writes no JSON as "failed" with the tail of its
@@ -23,9 +24,14 @@ import { combineNodes, type Mode, type Task, type TrainRun } from "./_train_resu
 
 export interface RunSpec {
   readonly task: Task
-  /** A roam policy, or "plain" (then `mode` is "plain" and `nodes` 1). */
+  /** A roam policy, or "plain" (then `mode` is "plain"). */
   readonly policy: string
   readonly mode: Mode
+  /**
+   * Nodes; for "plain", how many copies of the plain twin run at once, each
+   * on the whole data and unaware of the others: the ceiling this machine
+   * sets on that many processes.
+   */
   readonly nodes: number
   /** The example's data, model and schedule flags (`--synthetic`, `--epochs`, ...). */
   readonly args: readonly string[]
@@ -52,7 +58,11 @@ export async function runOne(spec: RunSpec): Promise<TrainRun> {
     task: child,
     args: mode === "plain" ? [...args, "--plain"] : roamArgs,
     template,
-    processes: mode === "process" ? { launcher: nodes } : "single",
+    processes: mode === "process"
+      ? { launcher: nodes }
+      : mode === "plain" && nodes > 1
+      ? { concurrent: nodes }
+      : "single",
     runtime: spec.runtime,
     timeoutMs: spec.timeoutMs,
   })

@@ -11,7 +11,9 @@
  * process with a timeout (`_train_runs.ts`): "local" starts every node in
  * that process (`Cluster.local` through the example's `main`), "process"
  * one node per process through the launcher, and the plain twin (`--plain`)
- * once per task. Per run it records time per epoch, data points per second, the
+ * once per task (and, beside process runs of N nodes, N copies of it at
+ * once, each on the whole data: what the machine itself gives N processes,
+ * the ceiling of the scaling ratio). Per run it records time per epoch, data points per second, the
  * local-access share, bytes per epoch, final quality, and quality after each
  * epoch with the training time so far; a run that times out or fails is
  * recorded as such and the benchmark goes on. After every run it rewrites
@@ -164,7 +166,12 @@ function specsOf(plan: Plan): RunSpec[] {
   for (const task of plan.tasks) {
     const args = plan.args[task]
     if (plan.policies.includes("plain")) {
-      specs.push({ ...common, task, policy: "plain", mode: "plain", nodes: 1, args })
+      // Beside process runs of several nodes, as many plain copies at once: the
+      // machine's own ceiling for that many processes (cores, caches, memory).
+      const copies = plan.modes.includes("process") ? plan.nodes.filter((n) => n > 1) : []
+      for (const nodes of [1, ...copies]) {
+        specs.push({ ...common, task, policy: "plain", mode: "plain", nodes, args })
+      }
     }
     for (const mode of plan.modes) {
       for (const nodes of plan.nodes) {
@@ -179,7 +186,11 @@ function specsOf(plan: Plan): RunSpec[] {
 
 /** One line per finished run, as the benchmark goes. */
 function describeRun(run: TrainRun): string {
-  const where = run.mode === "plain" ? "plain" : `${run.mode} x${run.nodes}`
+  const where = run.mode !== "plain"
+    ? `${run.mode} x${run.nodes}`
+    : run.nodes === 1
+    ? "plain"
+    : `plain, ${run.nodes} copies at once`
   const head = `${run.task} ${run.policy} ${where}: ${run.status}`
   if (run.final === undefined) {
     return `${head} after ${run.wallSeconds.toFixed(1)} s${

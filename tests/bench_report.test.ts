@@ -7,15 +7,22 @@
  * names from the command line are escaped; a run that timed out is listed
  * without breaking a chart; and combining nodes sums points and bytes, takes
  * the slowest node's time, weights the local share by points, and leaves the
- * warm-up epoch out of the rates.
+ * warm-up epoch out of the rates; copies of the plain run at once sit under
+ * the process runs as the machine's ceiling, and the runner starts such
+ * copies as processes, each writing its own JSON.
  */
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { runForJson, thisRuntime } from "../bench/_processes.ts"
 import { renderTrainReport } from "../bench/_report_html.ts"
 import { escapeXml, lineChart } from "../bench/_svg_chart.ts"
 import {
   combineNodes,
   type EpochPoint,
+  formatTaskTable,
   goalRatios,
   medianRuns,
   type TrainReport,
@@ -180,6 +187,65 @@ describe("training benchmark report", () => {
     assert.equal(byLabel["adaptive / static, 2 nodes in-process, points/s"], 120)
     assert.equal(byLabel["adaptive 1 node / plain, points/s"], 0.8)
     assert.equal(byLabel["adaptive 2 processes / 1 node, points/s"], undefined, "no process runs")
+  })
+
+  it("places plain's copies at once under the process runs, as the machine's ceiling", () => {
+    const runs = [
+      run("plain", "plain", 1, 5000),
+      run("plain", "plain", 2, 8000),
+      run("adaptive", "local", 1, 4000),
+      run("adaptive", "process", 1, 4000),
+      run("adaptive", "process", 2, 6000),
+    ]
+    const table = formatTaskTable(runs, "mf").split("\n")
+    const header = table[1].split(/\s{2,}/)
+    const plain = table[2].split(/\s{2,}/)
+    assert.deepEqual(header.slice(0, 4), ["policy", "local x1", "process x1", "process x2"])
+    assert.deepEqual(plain.slice(0, 3), ["plain", "5.00k", "8.00k"])
+    // Right-aligned: one copy ends under local x1, two under process x2, none under process x1.
+    const end = (line: string, text: string) => line.indexOf(text) + text.length
+    assert.equal(end(table[2], "5.00k"), end(table[1], "local x1"))
+    assert.equal(end(table[2], "8.00k"), end(table[1], "process x2"))
+    const ratios = Object.fromEntries(goalRatios(runs, "mf").map((r) => [r.label, r.value]))
+    const ceiling = Object.entries(ratios).find(([label]) => label.includes("ceiling"))
+    assert.equal(ceiling?.[1], 1.6)
+    assert.equal(ratios["adaptive 2 processes / 1 node, points/s"], 1.5)
+    const svgs = svgsOf(renderTrainReport({ meta: {}, runs })).map(checkWellFormed)
+    // Quality: local x1, process x1, process x2; throughput: local, then process.
+    assert.equal(svgs.length, 5)
+    assert.equal(count(svgs[3], "polyline"), 2, "local: adaptive and the plain level")
+    assert.equal(count(svgs[4], "polyline"), 3, "process: adaptive, the level and the copies")
+  })
+
+  it("runs copies of one process at once, each with its own {node}", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "roam-copies-"))
+    try {
+      const script = join(dir, "copy.ts")
+      writeFileSync(
+        script,
+        `import { writeFileSync } from "node:fs"\nimport process from "node:process"\n` +
+          `const [out] = process.argv.slice(2)\n` +
+          `writeFileSync(out, JSON.stringify({ out, pid: process.pid }))\n`,
+      )
+      const template = join(dir, "copy-{node}.json")
+      const run = await runForJson<{ out: string; pid: number }>({
+        task: script,
+        args: [template],
+        template,
+        processes: { concurrent: 3 },
+        runtime: thisRuntime(),
+        timeoutMs: 60_000,
+      })
+      assert.equal(run.status, "ok")
+      if (run.status !== "ok") return
+      assert.deepEqual(
+        run.values.map((v) => v.out),
+        [0, 1, 2].map((i) => join(dir, `copy-${i}.json`)),
+      )
+      assert.equal(new Set(run.values.map((v) => v.pid)).size, 3, "three processes")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("combines nodes: points summed, the slowest node's time, share by points, no warm-up", () => {
