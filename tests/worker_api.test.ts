@@ -755,6 +755,37 @@ describe("worker API behaviour", () => {
     }
   })
 
+  it("adds a pushed batch exactly when it looks like one just pulled (the warm-row check)", async () => {
+    // A push of a batch pulled just before skips the prefetch of its rows; it
+    // must not skip anything else. Batch B has A's length and first, middle
+    // and last keys, and other keys between: it looks warm and is not.
+    const cluster = await Cluster.local({
+      nodes: 1,
+      tables: [{ name: "t", keys: 64, length: 3, init: (key, v) => v.fill(key) }],
+    })
+    try {
+      const w = cluster.node(0).worker()
+      const a = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+      const b = [0, 20, 21, 22, 23, 5, 24, 25, 26, 27, 10]
+      w.tryPull(a, new Float32Array(a.length * 3))
+      w.push(b, new Float32Array(b.length * 3).fill(0.5))
+      w.push(a, new Float32Array(a.length * 3).fill(0.25))
+      const keys = Array.from({ length: 28 }, (_, k) => k)
+      const out = new Float32Array(keys.length * 3)
+      assert.ok(w.tryPull(keys, out))
+      for (const key of keys) {
+        const added = (b.filter((k) => k === key).length * 0.5) + (a.includes(key) ? 0.25 : 0)
+        assert.deepEqual(
+          Array.from(out.subarray(key * 3, key * 3 + 3)),
+          [0, 1, 2].map(() => key + added),
+          `key ${key}`,
+        )
+      }
+    } finally {
+      await cluster.close()
+    }
+  })
+
   it("gives the same results for Uint32Array and number[] keys", async () => {
     const keys = [14, 2, 0, 9, 17, 1, 10]
     const deltas = valuesOf(keys, (k, j) => k * 0.25 + j)
