@@ -15,10 +15,16 @@
  * JSON as "failed" with the tail of its output. This is a command-line tool,
  * not part of a node: it uses the platform's timers and processes directly.
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import process from "node:process"
-import { launch, runtimeCommand } from "../runtime/launch.ts"
+import {
+  launch,
+  onStopSignals,
+  runtimeCommand,
+  sendSignal,
+  STOP_SIGNALS,
+} from "../runtime/launch.ts"
 
 export type Runtime = "deno" | "bun"
 export type RunStatus = "ok" | "timed out" | "failed"
@@ -46,6 +52,32 @@ function tail(): { add(line: string): void; text(): string } {
   }
 }
 
+/** The runs' processes alive now, and the removal of the signal listeners guarding them. */
+const live = new Set<ChildProcess>()
+let unguard: (() => void) | undefined
+
+/**
+ * While any run's process lives, a SIGINT, SIGTERM or SIGHUP to this process
+ * kills them all and then ends this process with 128 + the signal's number,
+ * as the signal would have: a benchmark stopped by Ctrl-C or a timeout leaves
+ * no run behind, training on and skewing whatever is measured next. Runs
+ * through the launcher are guarded by the launcher itself (`launch`).
+ */
+function guard(child: ChildProcess): void {
+  live.add(child)
+  unguard ??= onStopSignals((signal) => {
+    live.forEach((c) => sendSignal(c, "SIGKILL"))
+    process.exit(128 + STOP_SIGNALS[signal])
+  })
+}
+
+function unguardOne(child: ChildProcess): void {
+  live.delete(child)
+  if (live.size > 0) return
+  unguard?.()
+  unguard = undefined
+}
+
 /** Run one process to its end or its timeout. */
 function spawnRun(
   argv: readonly string[],
@@ -55,10 +87,11 @@ function spawnRun(
   return new Promise((resolve) => {
     const [bin, ...args] = argv
     const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] })
+    guard(proc)
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
-      proc.kill("SIGKILL")
+      sendSignal(proc, "SIGKILL")
     }, timeoutMs)
     for (const stream of [proc.stdout, proc.stderr]) {
       stream.setEncoding("utf8")
@@ -66,11 +99,13 @@ function spawnRun(
     }
     proc.on("error", (error) => {
       clearTimeout(timer)
+      unguardOne(proc)
       out(`could not start: ${error.message}`)
       resolve("failed")
     })
     proc.on("exit", (code) => {
       clearTimeout(timer)
+      unguardOne(proc)
       resolve(timedOut ? "timed out" : code === 0 ? "ok" : "failed")
     })
   })

@@ -32,8 +32,8 @@ const FAIL_GRACE_MS = 15_000
 /** How long the nodes may take to exit after the launcher passed a signal on to them. */
 const SIGNAL_GRACE_MS = 3_000
 /** The signals that would end the launcher, with their numbers (it exits with 128 + that). */
-const STOP_SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const
-type StopSignal = keyof typeof STOP_SIGNALS
+export const STOP_SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const
+export type StopSignal = keyof typeof STOP_SIGNALS
 const USAGE =
   "usage: launch --nodes N [--runtime deno|bun|mixed] [--timeout-ms MS] -- task.ts [args]"
 
@@ -98,11 +98,11 @@ function relay(
 }
 
 /**
- * Send `signal` to a node. Through `process.kill`, not `child.kill`: Deno's
+ * Send `signal` to a child process (a node; a benchmark's run). Through `process.kill`, not `child.kill`: Deno's
  * `ChildProcess.kill` sends nothing once it has sent one signal
  * (denoland/deno#36643), so a node that ignored SIGTERM could never be killed.
  */
-function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {
+export function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return // It never started.
   try {
     process.kill(child.pid, signal)
@@ -118,7 +118,7 @@ function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {
  * signals, neither keeps the process alive for them, and removing the last one
  * restores the signal's default action.
  */
-function onStopSignals(stop: (signal: StopSignal) => void): () => void {
+export function onStopSignals(stop: (signal: StopSignal) => void): () => void {
   const listeners = (Object.keys(STOP_SIGNALS) as StopSignal[])
     .map((signal) => [signal, () => stop(signal)] as const)
   for (const [signal, listener] of listeners) process.on(signal, listener)

@@ -14,6 +14,9 @@
  * Usage: `--help` prints the usage to stdout and exits 0; a usage error
  * prints it to stderr and exits 2.
  *
+ * A benchmark runs its runs as processes too (`bench/_processes.ts`): a
+ * SIGTERM to it must kill them and end it with 143, not leave them training.
+ *
  * The launcher runs in a process group of its own, which its nodes join, so
  * that whatever an assertion finds, the test kills the whole group at the end
  * and leaves no process behind.
@@ -21,6 +24,9 @@
 import { describe, it } from "node:test"
 import assert from "node:assert/strict"
 import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import process from "node:process"
 import { fileURLToPath } from "node:url"
 import { runtimeCommand } from "../runtime/launch.ts"
@@ -50,8 +56,8 @@ interface Launched {
   readonly exited: Promise<{ code: number | null; signal: string | null }>
 }
 
-function startLauncher(args: string[]): Launched {
-  const [bin, ...rest] = runtimeCommand(thisRuntime, launcherPath, args)
+function startLauncher(args: string[], path = launcherPath): Launched {
+  const [bin, ...rest] = runtimeCommand(thisRuntime, path, args)
   // A process group of its own (the nodes inherit it), for `killGroup`.
   const proc = spawn(bin, rest, { detached: true, stdio: ["ignore", "pipe", "pipe"] })
   const launched = {
@@ -182,4 +188,62 @@ describe("the launcher command", () => {
       killGroup(launched)
     }
   })
+})
+
+describe("a benchmark's run processes (bench/_processes.ts)", () => {
+  it(
+    "SIGTERM to the benchmark kills its runs' processes, and it exits with 143",
+    slow,
+    async () => {
+      // A benchmark runner whose run is 2 copies at once of a process that
+      // writes its pid and idles: without the runner's guard, a SIGTERM ends the
+      // runner and leaves both copies running (checked).
+      const dir = mkdtempSync(join(tmpdir(), "roam-bench-signal-"))
+      const pidFile = (id: number) => join(dir, `pid-${id}`)
+      const idle = join(dir, "idle.ts")
+      writeFileSync(
+        idle,
+        `import { writeFileSync } from "node:fs"\nimport process from "node:process"\n` +
+          `writeFileSync(process.argv[2], String(process.pid))\nsetInterval(() => {}, 1000)\n`,
+      )
+      const runner = join(dir, "runner.ts")
+      const processes = new URL("../bench/_processes.ts", import.meta.url).href
+      writeFileSync(
+        runner,
+        `import { runForJson } from ${JSON.stringify(processes)}\n` +
+          `await runForJson({ task: ${JSON.stringify(idle)}, args: [${
+            JSON.stringify(join(dir, "pid-{node}"))
+          }], template: ${JSON.stringify(join(dir, "out-{node}.json"))}, ` +
+          `processes: { concurrent: 2 }, runtime: ${
+            JSON.stringify(thisRuntime)
+          }, timeoutMs: 60000 })\n` +
+          `console.log("the run ended")\n`,
+      )
+      const launched = startLauncher([], runner)
+      let exited = false
+      launched.exited.then(() => exited = true)
+      const pids = () =>
+        [0, 1].filter((id) => existsSync(pidFile(id)))
+          .map((id) => Number(readFileSync(pidFile(id), "utf8"))).filter((pid) => pid > 0)
+      try {
+        await until(() => pids().length === 2 || exited, UP_MS_MAX)
+        const copies = pids()
+        launched.nodePids.push(...copies)
+        assert.equal(copies.length, 2, launched.lines.join("\n"))
+        process.kill(launched.proc.pid!, "SIGTERM")
+        await until(() => exited, EXIT_MS_MAX)
+        const exit = exited ? await launched.exited : "still running"
+        await until(() => !copies.some(isAlive), GONE_MS_MAX)
+        assert.deepEqual(
+          { exit, alive: copies.filter(isAlive) },
+          { exit: { code: 143, signal: null }, alive: [] },
+          launched.lines.join("\n"),
+        )
+        assert.ok(!launched.lines.includes("the run ended"), "the benchmark did not carry on")
+      } finally {
+        killGroup(launched)
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  )
 })
