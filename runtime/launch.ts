@@ -98,9 +98,10 @@ function relay(
 }
 
 /**
- * Send `signal` to a child process (a node; a benchmark's run). Through `process.kill`, not `child.kill`: Deno's
- * `ChildProcess.kill` sends nothing once it has sent one signal
- * (denoland/deno#36643), so a node that ignored SIGTERM could never be killed.
+ * Send `signal` to a child process (a node, or a benchmark's run). Through
+ * `process.kill`, not `child.kill`: Deno's `ChildProcess.kill` sends nothing
+ * once it has sent one signal (denoland/deno#36643), so a node that ignored
+ * SIGTERM could never be killed.
  */
 export function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return // It never started.
