@@ -35,9 +35,12 @@ export const thisRuntime = (): Runtime => "Bun" in globalThis ? "bun" : "deno"
 /** Lines of a failed run's output kept in its record. */
 const ERROR_LINES_MAX = 12
 
+/** `text` with `{node}` as the node id (or copy index) `id`. */
+const withNode = (text: string, id: number | string): string => text.replaceAll("{node}", `${id}`)
+
 /** Where this process writes its JSON: `template` with `{node}` as its node id (0 alone). */
 export const nodeJsonPath = (template: string): string =>
-  template.replaceAll("{node}", process.env.ROAM_NODE_ID ?? "0")
+  withNode(template, process.env.ROAM_NODE_ID ?? "0")
 
 /** Keeps the last few lines written, for a failed run's record. */
 function tail(): { add(line: string): void; text(): string } {
@@ -143,7 +146,7 @@ export async function runForJson<T>(spec: JsonRunSpec): Promise<JsonRun<T>> {
     : processes.concurrent
   const files = Array.from(
     { length: count },
-    (_, id) => spec.template.replaceAll("{node}", String(id)),
+    (_, id) => withNode(spec.template, id),
   )
   for (const file of files) rmSync(file, { force: true })
   const log = tail()
@@ -153,7 +156,7 @@ export async function runForJson<T>(spec: JsonRunSpec): Promise<JsonRun<T>> {
     status = await spawnRun(argv, spec.timeoutMs, (line) => log.add(line))
   } else if ("concurrent" in processes) {
     const statuses = await Promise.all(files.map((_, id) => {
-      const args = spec.args.map((arg) => arg.replaceAll("{node}", String(id)))
+      const args = spec.args.map((arg) => withNode(arg, id))
       const argv = runtimeCommand(spec.runtime, spec.task, args)
       return spawnRun(argv, spec.timeoutMs, (line) => log.add(line.trim() && `[${id}] ${line}`))
     }))

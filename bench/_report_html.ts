@@ -51,12 +51,16 @@ const ok = (r: TrainRun) => r.status === "ok" && r.final !== undefined
 /** Distinct values in first-seen order. */
 const distinct = <T>(values: readonly T[]): T[] => [...new Set(values)]
 
+/** The plain implementation's run of one process, if it finished. */
+const plainAlone = (runs: readonly TrainRun[]) =>
+  runs.find((r) => r.mode === "plain" && r.nodes === 1 && ok(r))
+
 /** Quality against training time: one chart per mode and node count of a task. */
 function qualityCharts(task: string, runs: readonly TrainRun[]): string[] {
   const first = runs.find(ok)
   if (first === undefined) return []
   const metric = primaryMetric(task, first.final!.quality)
-  const plain = runs.find((r) => r.mode === "plain" && r.nodes === 1 && ok(r))
+  const plain = plainAlone(runs)
   const configs = distinct(
     runs.filter((r) => r.mode !== "plain").map((r) => `${r.mode}:${r.nodes}`),
   )
@@ -93,7 +97,7 @@ function qualityCharts(task: string, runs: readonly TrainRun[]): string[] {
 
 /** Throughput against nodes: one chart per mode of a task. */
 function throughputCharts(task: string, runs: readonly TrainRun[]): string[] {
-  const plain = runs.find((r) => r.mode === "plain" && r.nodes === 1 && ok(r))
+  const plain = plainAlone(runs)
   // Copies of plain run at once: beside process runs, what the machine gives that many processes.
   const copies = runs.filter((r) => r.mode === "plain" && r.nodes > 1 && ok(r))
   const modes = distinct(runs.filter((r) => r.mode !== "plain").map((r) => r.mode))

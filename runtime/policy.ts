@@ -123,13 +123,13 @@ function resolveHot(
   }
   if (typeof hot === "object" && hot !== null) {
     checkKeys(hot, ["hottest"], { what: "hot option", context: "policy nups" })
-  }
-  if (typeof hot === "object" && hot !== null && "hottest" in hot) {
-    const n = hot.hottest
-    if (!Number.isInteger(n) || n < 1) {
-      throw invalidOptions(`policy nups: hot.hottest must be a positive integer, got ${n}`)
+    if ("hottest" in hot) {
+      const n = hot.hottest
+      if (!Number.isInteger(n) || n < 1) {
+        throw invalidOptions(`policy nups: hot.hottest must be a positive integer, got ${n}`)
+      }
+      return { replicateAtStart: [], hottest: n }
     }
-    return { replicateAtStart: [], hottest: n }
   }
   throw invalidOptions(
     "policy nups needs hot keys: { name: 'nups', hot: [keys...] } or { hot: { hottest: n } }",

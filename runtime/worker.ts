@@ -59,12 +59,12 @@ export class Worker {
   /** The sum of `touchRows`' loads, kept so that the loads are not optimized away. */
   private touched = 0
   /**
-   * The last `WARM_BATCHES` batches pulled here, by their length and first,
-   * middle and last keys, in a ring: a push of one of them finds its rows in
-   * the cache, which the pull's copy just brought in, and skips `touchRows`.
+   * The last `WARM_BATCHES` batches pulled here, in a ring of four numbers
+   * each (length; first, middle and last key; a length of 0 marks an empty
+   * entry): a push of one of them finds its rows in the cache, which the
+   * pull's copy just brought in, and skips `touchRows`.
    */
-  private readonly warmLength = new Int32Array(WARM_BATCHES).fill(-1)
-  private readonly warmKeys = new Float64Array(3 * WARM_BATCHES)
+  private readonly warm = new Float64Array(4 * WARM_BATCHES)
   private warmNext = 0
   /** When (the node's Clock, ms) this worker's task last gave the event loop a turn (`yieldIfDue`). */
   private turnAtMs: number
@@ -436,13 +436,14 @@ export class Worker {
 
   /** Note `keys`, just pulled here, as warm (`isWarm`). */
   private rememberWarm(keys: Keys): void {
-    const at = this.warmNext
-    this.warmNext = (at + 1) % WARM_BATCHES
+    const at = 4 * this.warmNext
+    this.warmNext = (this.warmNext + 1) % WARM_BATCHES
     const n = keys.length
-    this.warmLength[at] = n
-    this.warmKeys[3 * at] = keys[0]
-    this.warmKeys[3 * at + 1] = keys[n >> 1]
-    this.warmKeys[3 * at + 2] = keys[n - 1]
+    const warm = this.warm
+    warm[at] = n
+    warm[at + 1] = keys[0]
+    warm[at + 2] = keys[n >> 1]
+    warm[at + 3] = keys[n - 1]
   }
 
   /**
@@ -458,12 +459,11 @@ export class Worker {
     const first = keys[0]
     const middle = keys[n >> 1]
     const last = keys[n - 1]
-    const lengths = this.warmLength
-    const warm = this.warmKeys
-    for (let at = 0; at < WARM_BATCHES; at++) {
+    const warm = this.warm
+    for (let at = 0; at < warm.length; at += 4) {
       if (
-        lengths[at] === n && warm[3 * at] === first && warm[3 * at + 1] === middle &&
-        warm[3 * at + 2] === last
+        warm[at] === n && warm[at + 1] === first && warm[at + 2] === middle &&
+        warm[at + 3] === last
       ) return true
     }
     return false
