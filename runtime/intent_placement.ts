@@ -83,23 +83,40 @@ export class IntentPlacement {
     this.ending = new Uint8Array(node.store.space.keys)
   }
 
-  /** Interest in `keys` began here (runtime/intents.ts): acquire the ones not local. */
+  /**
+   * Interest in `keys` began here (runtime/intents.ts): acquire the ones not
+   * local. The keys with an earlier operation of this node unfinished (`busy`)
+   * go in an intent of their own, which waits for those operations; the others
+   * are asked for at once. One intent for all would wait, whole, for any one
+   * busy key (the deferred queue orders operations, not keys), and keep every
+   * key of a batch from arriving in time behind a push still on its way.
+   */
   acquire(keys: readonly number[]): void {
     const node = this.node
     if (!node.policy.usesIntent || node.closed) return
     const state = node.store.state
-    const wanted: number[] = []
+    const busy = node.store.busy
+    const free: number[] = []
+    const waiting: number[] = []
     for (let k = 0; k < keys.length; k++) {
-      if (state[keys[k]] === KeyState.Absent) wanted.push(keys[k])
+      const key = keys[k]
+      // A key still being handed over away from here is asked back once acknowledged.
+      if (state[key] === KeyState.Absent) (busy[key] > 0 ? waiting : free).push(key)
     }
-    // A key still being handed over away from here is asked back once acknowledged.
-    if (wanted.length === 0) return
-    const op = node.openOp(wanted.length, undefined)
+    this.submitIntent(free)
+    this.submitIntent(waiting)
+  }
+
+  /** Submit an `Intent` operation for `keys` (none: nothing). */
+  private submitIntent(keys: readonly number[]): void {
+    if (keys.length === 0) return
+    const node = this.node
+    const op = node.openOp(keys.length, undefined)
     op.done.catch(() => {})
     node.submit({
       type: FrameType.Intent,
       opId: op.id,
-      keys: Uint32Array.from(wanted),
+      keys: Uint32Array.from(keys),
       a: NO_OFFSETS,
       values: NO_VALUES,
     })

@@ -348,6 +348,33 @@ describe("intent that returns before its replica is released", () => {
   })
 })
 
+describe("an intent next to a busy key", () => {
+  it("asks at once for the keys with nothing unfinished, and waits only for the busy one", async () => {
+    // Seen in bench/policies.ts on processes: one intent for a batch waited,
+    // whole, behind a push of one of its keys still on its way to the owner,
+    // so none of the batch's keys arrived in time.
+    const { cluster, drain, close } = await manualPair()
+    try {
+      const [w0] = cluster.localNodes.map((n) => n.worker())
+      const node0 = cluster.node(0).runtime
+      // Node 1 owns keys 1 and 3. The push of key 1 is on the link, unanswered.
+      w0.push([1], new Float32Array([1, 1]))
+      assert.ok(node0.store.busy[1] > 0)
+      w0.intent([1, 3], 0, 10)
+      assert.equal(node0.store.state[3], KeyState.Expected, "key 3 is asked for at once")
+      assert.equal(node0.store.state[1], KeyState.Absent, "key 1 waits for its push")
+      await drain()
+      const values = new Float32Array(4)
+      assert.ok(w0.tryPull([1, 3], values), "both keys arrived")
+      assert.deepEqual(Array.from(values), [1, 1, 0, 0], "the push came before the move")
+      assert.equal(node0.quiet, true)
+      node0.checkIntegrity()
+    } finally {
+      await close()
+    }
+  })
+})
+
 describe("a replica dropped when its intent ends", () => {
   for (const changed of [true, false]) {
     it(`at the end of the next sync round, in one frame: ${changed ? "its last delta with the end (ReplicaDrop)" : "IntentEnd"}`, async () => {
