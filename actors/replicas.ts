@@ -12,10 +12,21 @@
  * recycled, so memory follows the replicas held, not the model. `versions`
  * holds the owner's version of each replica's base (actors/store.ts), so a
  * round can ask for a key's value only when the owner's has changed.
+ *
+ * A `set` is not a delta: it overwrites, once, at the owner. A replica that
+ * is set (`overwrite`) takes the value as both value and base, so it sends no
+ * delta for it, while the set itself goes to the owner; until the owner
+ * acknowledges (`setAnswered`), a sync answer, which the owner computed
+ * before the set, changes nothing, and the version is one the owner does
+ * not have, so the next round fetches the owner's value with what others pushed
+ * after the set.
  */
 import { assert } from "./assert.ts"
 import type { KeySpace } from "./key_space.ts"
 import { copyFloats, TableSlab } from "./store.ts"
+
+/** A version an owner reaches only after 2^32 − 1 updates of the key: the next sync fetches its value. */
+const STALE_VERSION = 0xffff_ffff
 
 export class Replicas {
   /** Per table: the base of every replica held here. */
@@ -24,11 +35,14 @@ export class Replicas {
   readonly outstanding: Uint8Array
   /** Per key of the key space: the owner's version of the replica's base. */
   readonly versions: Uint32Array
+  /** Per key of the key space: sets of the replica sent to the owner and not yet acknowledged. */
+  readonly setsPending: Uint32Array
 
   constructor(readonly space: KeySpace) {
     this.bases = space.tables.map((t) => new TableSlab(t, 1))
     this.outstanding = new Uint8Array(space.keys)
     this.versions = new Uint32Array(space.keys)
+    this.setsPending = new Uint32Array(space.keys)
   }
 
   /** Number of replicas held. */
@@ -52,7 +66,26 @@ export class Replicas {
   /** Stop tracking `key`; its sync must not be outstanding. */
   remove(key: number): void {
     assert(this.outstanding[key] === 0, () => `replica ${key} dropped with a sync outstanding`)
+    this.setsPending[key] = 0
     this.baseSlab(key).release(key)
+  }
+
+  /**
+   * A `set` of `key` to `values[valueAt ..]`, on its way to the owner: the
+   * replica's value and base become the set value (no delta to send), and
+   * its version one the owner never has (see the module note).
+   */
+  overwrite(key: number, slab: TableSlab, values: Float32Array, valueAt: number): void {
+    const bases = this.baseSlab(key)
+    copyFloats(slab.values, slab.offsetOf(key), values, valueAt, slab.table.length)
+    copyFloats(bases.values, bases.offsetOf(key), values, valueAt, slab.table.length)
+    this.versions[key] = STALE_VERSION
+    this.setsPending[key]++
+  }
+
+  /** The owner acknowledged a set of `key` that `overwrite` made here. */
+  setAnswered(key: number): void {
+    if (this.setsPending[key] > 0) this.setsPending[key]--
   }
 
   /**
@@ -88,6 +121,8 @@ export class Replicas {
     answerAt: number,
     version: number,
   ): void {
+    // The owner answered before a set of this node reached it: the set wins.
+    if (this.setsPending[key] > 0) return
     this.versions[key] = version
     const bases = this.baseSlab(key)
     const at = slab.offsetOf(key)

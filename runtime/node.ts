@@ -74,6 +74,8 @@ export interface PendingOp {
   readonly done: Promise<void>
   readonly resolve: () => void
   readonly reject: (error: unknown) => void
+  /** Keys of a set that this node holds as replicas, until the owner acknowledges each. */
+  replicaSets?: Set<number>
 }
 
 /** A request parked at a node that expects its keys, replayed on arrival. */
@@ -311,12 +313,15 @@ export class NodeRuntime {
       if (type === FrameType.ReplicaJoin && s !== KeyState.Absent) {
         // Owned, a replica already, or on its way here: nothing to join.
         applied++
-      } else if (servesLocally(s)) {
+      } else if (servesLocally(s) && !(type === FrameType.Set && s === KeyState.Replica)) {
         // The key became local while this part waited: serve it in place.
         this.applyLocal(type, key, a[i], values, valueAt, op.out)
         applied++
       } else {
         if (type === FrameType.ReplicaJoin) this.store.transition(key, KeyEvent.AwaitReplica)
+        if (type === FrameType.Set && s === KeyState.Replica) {
+          this.overwriteReplica(op, key, values, valueAt)
+        }
         if (this.ordersOps) (this.inflight[key]++, this.store.hold(key))
         const batch = s === KeyState.Expected ? this.parkBatch : this.forwards.to(
           this.directory.nextHop(key, 0, this.config.forwardHopsMax),
@@ -355,6 +360,16 @@ export class NodeRuntime {
    */
   isReady(key: number): boolean {
     return this.store.ready[key] >= 0
+  }
+
+  /**
+   * A set of `key`, which this node holds as a replica, leaves for the owner
+   * as part of `op`: the replica takes the value now (read-your-writes) and
+   * keeps it against sync answers until the owner acknowledges (replicas.ts).
+   */
+  private overwriteReplica(op: PendingOp, key: number, values: Float32Array, valueAt: number) {
+    this.replicas.overwrite(key, this.store.slabOf(key), values, valueAt)
+    ;(op.replicaSets ??= new Set()).add(key)
   }
 
   private applyLocal(
@@ -601,14 +616,17 @@ export class NodeRuntime {
       const key = keys[i]
       const length = this.lengthOf(key)
       const s = state[key]
-      // A replica serves its own node's requests (replayed after it arrived);
-      // every other node's requests pass through it towards the owner.
-      if (s === KeyState.Owner || (s === KeyState.Replica && origin === this.id)) {
+      // A replica serves its own node's requests (replayed after it arrived),
+      // but for a set, which only the owner applies; every other node's
+      // requests pass through it towards the owner.
+      const own = s === KeyState.Replica && origin === this.id
+      if (s === KeyState.Owner || (own && type !== FrameType.Set)) {
         this.serveKey(type, origin, key, a[i], values, valueAt, reply, hops > 0)
       } else if (s === KeyState.Expected) {
         this.parkBatch.add(key, a[i], 0)
         if (withValues) this.parkBatch.addValues(values, valueAt, length)
       } else {
+        if (own) this.overwriteReplica(this.ops.get(id)!, key, values, valueAt)
         const batch = this.forwards.to(
           this.directory.nextHop(key, hops, this.config.forwardHopsMax),
         )
@@ -773,6 +791,7 @@ export class NodeRuntime {
       const key = keys[i]
       // A reply from this node itself (a request replayed here) carries no news.
       if (from !== this.id) this.directory.learn(key, from, b[i], owns[key] === KeyState.Owner)
+      if (op.replicaSets?.delete(key)) this.replicas.setAnswered(key)
       if (this.ordersOps) {
         this.inflight[key]--
         this.store.unhold(key)

@@ -285,9 +285,27 @@ export class Worker {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
     this.countAccesses(keys)
+    if (type === FrameType.Set && this.node.store.replicasHeld > 0) this.replicasToOwners(keys)
     if (this.scanRemote === 0) return this.applyIn(type, keys, values)
     // Fire and forget: a write fails only when the cluster closes under it.
     this.split(type, keys, values).catch(() => {})
+  }
+
+  /**
+   * Mark the last scan's replicas not ready: a set overwrites once, at the
+   * owner (DESIGN.md §4), so it goes there, where a replica's push is a delta
+   * it merges. The node writes the replica on the way (node.ts).
+   */
+  private replicasToOwners(keys: Keys): void {
+    const state = this.node.store.state
+    const lengths = this.node.space.lengths
+    const rows = this.rows
+    for (let i = 0; i < keys.length; i++) {
+      if (rows[i] < 0 || state[keys[i]] !== KeyState.Replica) continue
+      rows[i] = -1
+      this.scanRemote++
+      this.scanRemoteFloats += lengths[this.scanTable >= 0 ? this.scanTable : this.tablesAt[i]]
+    }
   }
 
   /**

@@ -1,14 +1,18 @@
 /**
  * Replicas through the public API on the live clock: full-replication and
  * nups (hot list and hottest-n), waitSync, set on a replica, dropping a
- * replica (its last delta reaches the owner), stats, and bad policy options.
+ * replica (its last delta reaches the owner), stats, and bad policy options,
+ * and a seeded property of `set` on replicated keys (it overwrites, once).
  * The seeded properties of the contract with replicas live in
  * consistency.test.ts; these are the scenarios a user meets first.
  */
+import fc from "fast-check"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
+import { setImmediate } from "node:timers"
 import { KeyState } from "../actors/lifecycle.ts"
 import { Cluster, InvalidOptions } from "../mod.ts"
+import { MemoryNetwork } from "../runtime/memory_transport.ts"
 import type { PolicyOption } from "../runtime/policy.ts"
 
 const KEYS = 12
@@ -126,6 +130,43 @@ describe("replicas", () => {
     }
   })
 
+  it("sets of one key on two replicas leave one of the two values, not their sum", async () => {
+    // Found by a new-user audit: a set on a replica was sent as a delta, so
+    // sets of 100 and 200 on two replicas of a key holding 10 gave 290.
+    for (const policy of ["full-replication", "replication-only"] as const) {
+      const cluster = await start(policy)
+      try {
+        const workers = cluster.localNodes.map((n) => n.worker())
+        const [w0, w1, w2] = workers
+        for (const w of workers) w.intent([0], 0, 1000)
+        const settle = async () => {
+          await Promise.all(workers.map((w) => w.barrier()))
+          await Promise.all(workers.map((w) => w.waitSync()))
+        }
+        await settle()
+        assert.equal(cluster.node(1).runtime.store.state[0], KeyState.Replica, policy)
+        w0.set([0], new Float32Array([10, 10]))
+        await settle()
+        w1.set([0], new Float32Array([100, 100]))
+        assert.deepEqual(Array.from(await w1.pull([0])), [100, 100], `${policy}: read-your-writes`)
+        w2.set([0], new Float32Array([200, 200]))
+        await settle()
+        const seen = await pullEverywhere(workers)
+        assert.ok([100, 200].includes(seen[0][0]), `${policy}: ${seen[0]}`)
+        for (const values of seen) assert.deepEqual(values.slice(0, 2), seen[0].slice(0, 2), policy)
+        w1.push([0], new Float32Array([1, 1]))
+        w2.push([0], new Float32Array([2, 2]))
+        await settle()
+        const after = await pullEverywhere(workers)
+        for (const values of after) {
+          assert.equal(values[0], seen[0][0] + 3, `${policy}: pushes after`)
+        }
+      } finally {
+        await cluster.close()
+      }
+    }
+  })
+
   it("dropping a replica sends its last delta; the node then reads its own push remotely", async () => {
     const cluster = await start("full-replication", 2)
     try {
@@ -199,5 +240,105 @@ describe("replicas", () => {
         return true
       }, JSON.stringify(policy))
     }
+  })
+})
+
+/** One step of the `set` property: a write, a read or a turn of the event loop. */
+type SetStep =
+  | { readonly kind: "set" | "push" | "pull"; readonly node: number }
+  | { readonly kind: "turn" }
+
+const setSteps = fc.array(
+  fc.oneof(
+    fc.record({ kind: fc.constantFrom("set", "push", "pull"), node: fc.nat(3) }),
+    fc.constant({ kind: "turn" as const }),
+  ),
+  { minLength: 1, maxLength: 30 },
+)
+
+describe("set on replicated keys (property)", () => {
+  it("overwrites once at the owner: every node ends on one set value plus some pushes, and reads its own set", async () => {
+    // A set writes 1000 c (c its number) and a push adds 1, so a value names
+    // the set it comes from and the pushes applied after it. Frames are
+    // delayed at random (seeded), so sets from different nodes race.
+    const policies: PolicyOption[] = [
+      "full-replication",
+      "replication-only",
+      "adaptive",
+      { name: "nups", hot: [0] },
+    ]
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 4 }),
+        fc.constantFrom(...policies),
+        fc.nat(1000),
+        setSteps,
+        async (nodes, policy, seed, steps) => {
+          const network = new MemoryNetwork({ nodes, seed, delayMax: 3 })
+          const cluster = await Cluster.local({
+            nodes,
+            tables: [{ name: "t", keys: 2, length: 1 }],
+            policy,
+          }, { network })
+          try {
+            const workers = cluster.localNodes.map((n) => n.worker())
+            for (const w of workers) w.intent([0], 0, 1_000_000)
+            const settle = async () => {
+              await Promise.all(workers.map((w) => w.barrier()))
+              await Promise.all(workers.map((w) => w.waitSync()))
+              await Promise.all(workers.map((w) => w.waitSync()))
+            }
+            await settle()
+            const sets = [0]
+            let pushes = 0
+            const reads: Promise<void>[] = []
+            for (const step of steps) {
+              if (step.kind === "turn") {
+                await new Promise<void>((resolve) => setImmediate(resolve))
+                continue
+              }
+              const n = step.node % nodes
+              const w = workers[n]
+              if (step.kind === "push") (pushes++, w.push([0], new Float32Array([1])))
+              else if (step.kind === "pull") reads.push(w.pull([0]).then(() => {}))
+              else {
+                const c = sets.length
+                sets.push(c)
+                const state = cluster.node(n).runtime.store.state[0]
+                w.set([0], new Float32Array([1000 * c]))
+                // Read-your-writes: a node that held the key reads its set back.
+                if (state === KeyState.Owner || state === KeyState.Replica) {
+                  reads.push(
+                    w.pull([0]).then((v) => {
+                      const from = Math.floor(v[0] / 1000)
+                      assert.ok(from >= c, `node ${n} set ${c} and read ${v[0]}`)
+                    }),
+                  )
+                }
+              }
+            }
+            await Promise.all(reads)
+            await settle()
+            const seen = await Promise.all(workers.map((w) => w.pull([0])))
+            const value = seen[0][0]
+            for (const v of seen) {
+              assert.equal(
+                v[0],
+                value,
+                `nodes disagree: ${seen.map((x) => x[0])}`,
+              )
+            }
+            const from = Math.floor(value / 1000)
+            const added = value - 1000 * from
+            assert.ok(sets.includes(from), `${value} is no set value`)
+            assert.ok(added <= pushes, `${value}: more than the ${pushes} pushes`)
+            if (sets.length === 1) assert.equal(value, pushes, "no set: exactly the pushes")
+          } finally {
+            await cluster.close()
+          }
+        },
+      ),
+      { seed: 20261125, numRuns: 60 },
+    )
   })
 })
