@@ -86,7 +86,7 @@ export type RoamError =
 
 export const keyOutOfRange = (key: number, keys: number): KeyOutOfRange =>
   new KeyOutOfRange({
-    message: `key ${key} is not an integer in [0, ${keys}): the key space of this cluster`,
+    message: `key ${shown(key)} is not an integer in [0, ${keys}): the key space of this cluster`,
     key,
     keys,
   })
@@ -105,5 +105,29 @@ export const clusterClosed = (what: string): ClusterClosed =>
 
 export const invalidArgument = (message: string): InvalidArgument =>
   new InvalidArgument({ message })
+
+/** A value as a message names it: strings quoted, so "1" does not read as the number 1. */
+export function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+    return String(value)
+  }
+  if (value === null || value === undefined) return String(value)
+  return (value as object).constructor?.name ?? typeof value
+}
+
+/** A batch's keys must be a `Uint32Array` or an array (of integers, checked key by key). */
+export function checkKeysType(keys: unknown, what: string): void {
+  if (keys instanceof Uint32Array || Array.isArray(keys)) return
+  throw invalidArgument(
+    `${what}: keys must be a Uint32Array or an array of numbers, got ${shown(keys)}`,
+  )
+}
+
+/** A batch's values (or a pull's output) must be a `Float32Array`. */
+export function checkFloatsType(values: unknown, what: string): void {
+  if (values instanceof Float32Array) return
+  throw invalidArgument(`${what} must be a Float32Array, got ${shown(values)}`)
+}
 export const peerLost = (node: number, reason: string): PeerLost =>
   new PeerLost({ message: `node ${node} is lost (${reason})`, node, reason })

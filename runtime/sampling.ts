@@ -50,6 +50,7 @@ import type { Table } from "../actors/key_space.ts"
 import {
   invalidArgument,
   LimitExceeded,
+  shown,
   UnknownSampleHandle,
   UnknownTable,
   valueLengthMismatch,
@@ -385,10 +386,13 @@ export class Sampler {
 function checkClocks(start: number | undefined, end: number | undefined): void {
   for (const [name, clock] of [["start", start], ["end", end]] as const) {
     if (clock !== undefined && (!Number.isInteger(clock) || clock < 0)) {
-      throw invalidArgument(`prepareSample: ${name} must be a clock (an integer ≥ 0), got ${clock}`)
+      throw invalidArgument(
+        `prepareSample: ${name} must be a clock (an integer ≥ 0), got ${shown(clock)}`,
+      )
     }
   }
-  if (start !== undefined && end !== undefined && end < start) {
-    throw invalidArgument(`prepareSample: end (${end}) is before start (${start})`)
+  // As for intent: [start, end) names at least one clock.
+  if (start !== undefined && end !== undefined && end <= start) {
+    throw invalidArgument(`prepareSample: end (${end}) must be after start (${start})`)
   }
 }

@@ -20,7 +20,14 @@
 import { setImmediate } from "node:timers"
 import { KeyState } from "../actors/lifecycle.ts"
 import { FrameType } from "./codec.ts"
-import { invalidArgument, keyOutOfRange, valueLengthMismatch } from "./errors.ts"
+import {
+  checkFloatsType,
+  checkKeysType,
+  invalidArgument,
+  keyOutOfRange,
+  shown,
+  valueLengthMismatch,
+} from "./errors.ts"
 import type { NodeRuntime } from "./node.ts"
 import { type PrepareSampleOptions, type SampleHandle, Sampler } from "./sampling.ts"
 import { defaultSamplingContext, type SamplingContext } from "./sampling_context.ts"
@@ -145,7 +152,9 @@ export class Worker {
   intent(keys: Keys, start: number, end: number = start + 1): void {
     this.checkKeys(keys, "intent")
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) {
-      throw invalidArgument(`intent clocks must be integers, got start ${start} and end ${end}`)
+      throw invalidArgument(
+        `intent clocks must be integers, got start ${shown(start)} and end ${shown(end)}`,
+      )
     }
     if (end <= start) {
       throw invalidArgument(`intent end ${end} must be after its start ${start}`)
@@ -163,6 +172,7 @@ export class Worker {
    */
   tryPull(keys: Keys, out: Float32Array): boolean {
     this.scan(keys, "tryPull")
+    checkFloatsType(out, "tryPull output")
     if (out.length !== this.scanFloats) {
       throw valueLengthMismatch("tryPull output", this.scanFloats, out.length)
     }
@@ -175,6 +185,7 @@ export class Worker {
   /** The keys' values, concatenated in batch order, into `out` (allocated when absent). */
   pull(keys: Keys, out?: Float32Array): Promise<Float32Array> {
     this.scan(keys, "pull")
+    if (out !== undefined) checkFloatsType(out, "pull output")
     const result = out ?? new Float32Array(this.scanFloats)
     if (result.length !== this.scanFloats) {
       throw valueLengthMismatch("pull output", this.scanFloats, result.length)
@@ -281,6 +292,7 @@ export class Worker {
 
   private write(type: number, keys: Keys, values: Float32Array, what: string): void {
     this.scan(keys, what)
+    checkFloatsType(values, `${what} values`)
     if (values.length !== this.scanFloats) {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
@@ -314,6 +326,7 @@ export class Worker {
    */
   private checkKeys(keys: Keys, what: string): void {
     this.node.assertOpen(what)
+    checkKeysType(keys, what)
     const total = this.node.space.keys
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]
@@ -332,6 +345,7 @@ export class Worker {
   private scan(keys: Keys, what: string): void {
     const node = this.node
     node.assertOpen(what)
+    checkKeysType(keys, what)
     const space = node.space
     const total = space.keys
     const ends = space.ends

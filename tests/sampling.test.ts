@@ -466,7 +466,9 @@ describe("bad input gives tagged errors and changes nothing", () => {
         [-1, undefined, /start must be a clock/],
         [0.5, 2, /start must be a clock/],
         [undefined, NaN, /end must be a clock/],
-        [5, 4, /end \(4\) is before start \(5\)/],
+        [5, 4, /end \(4\) must be after start \(5\)/],
+        [5, 5, /end \(5\) must be after start \(5\)/],
+        ["1" as never, 3, /start must be a clock \(an integer ≥ 0\), got "1"/],
       ]
       for (const [start, end, message] of clocks) {
         await expectError(

@@ -15,6 +15,7 @@ import {
   Cluster,
   ClusterClosed,
   type ClusterOptions,
+  InvalidArgument,
   InvalidOptions,
   KeyOutOfRange,
   NodeOutOfRange,
@@ -218,6 +219,78 @@ describe("bad input: the right tagged error, and nothing changes", () => {
         { cls: KeyOutOfRange, tag: "KeyOutOfRange", message: /key 4294967295 is not/ },
         "push with a Uint32Array key past the key space",
       )
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("rejects batches that are not batches: keys not an array, values not a Float32Array", async () => {
+    // Found by a new-user audit: pull(3) resolved an empty array and made
+    // the local share NaN; pull(null) threw an untagged TypeError.
+    const cluster = await start()
+    try {
+      const workers = cluster.localNodes.map((n) => n.worker())
+      const w = workers[0]
+      const keysMessage = (what: string, got: string) =>
+        new RegExp(`${what}: keys must be a Uint32Array or an array of numbers, got ${got}`)
+      const notKeys: Array<[unknown, string]> = [
+        [3, "3"],
+        ["0,1", '"0,1"'],
+        [null, "null"],
+        [undefined, "undefined"],
+        [{ length: 2, 0: 1, 1: 2 }, "Object"],
+        [new Int32Array([1]), "Int32Array"],
+      ]
+      for (const [keys, got] of notKeys) {
+        const bad = keys as never
+        const cases: Array<[string, () => unknown]> = [
+          ["pull", () => w.pull(bad)],
+          ["tryPull", () => w.tryPull(bad, new Float32Array(0))],
+          ["push", () => w.push(bad, new Float32Array(0))],
+          ["set", () => w.set(bad, new Float32Array(0))],
+          ["localize", () => w.localize(bad)],
+          ["intent", () => w.intent(bad, 1)],
+        ]
+        for (const [op, call] of cases) {
+          await assertRejectedWithoutChange(
+            cluster,
+            workers,
+            call,
+            { cls: InvalidArgument, tag: "InvalidArgument", message: keysMessage(op, got) },
+            `${op} with keys ${got}`,
+          )
+        }
+      }
+      const keys = [0, 1]
+      const floats = floatsOf(keys)
+      const notFloats: Array<[unknown, string]> = [
+        [null, "null"],
+        [Array(floats).fill(1), "Array"],
+        [new Float64Array(floats), "Float64Array"],
+      ]
+      for (const [values, got] of notFloats) {
+        const bad = values as never
+        const cases: Array<[string, () => unknown, string]> = [
+          ["pull", () => w.pull(keys, bad), "pull output"],
+          ["tryPull", () => w.tryPull(keys, bad), "tryPull output"],
+          ["push", () => w.push(keys, bad), "push values"],
+          ["set", () => w.set(keys, bad), "set values"],
+        ]
+        for (const [op, call, what] of cases) {
+          await assertRejectedWithoutChange(
+            cluster,
+            workers,
+            call,
+            {
+              cls: InvalidArgument,
+              tag: "InvalidArgument",
+              message: new RegExp(`${what} must be a Float32Array, got ${got}`),
+            },
+            `${op} with values ${got}`,
+          )
+        }
+      }
+      assert.ok(Number.isFinite(cluster.stats().localShare), "the stats stay numbers")
     } finally {
       await cluster.close()
     }
