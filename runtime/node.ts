@@ -164,7 +164,8 @@ export class NodeRuntime {
   private readonly ops = new Map<number, PendingOp>()
   private nextOpId = 1
   private parked: Parked[] = []
-  private parkedKeys = 0
+  /** Keys of requests parked here (`park`), at most `config.parkedKeysMax`. */
+  parkedKeys = 0
   private readonly localizeWaits: LocalizeWaits
   /** Keys a worker localized while this node was still handing them over. */
   private readonly localizeAfterAck = new Set<number>()

@@ -25,6 +25,7 @@ import {
   checkKeysType,
   invalidArgument,
   keyOutOfRange,
+  LimitExceeded,
   shown,
   valueLengthMismatch,
 } from "./errors.ts"
@@ -190,6 +191,7 @@ export class Worker {
     if (result.length !== this.scanFloats) {
       throw valueLengthMismatch("pull output", this.scanFloats, result.length)
     }
+    if (this.scanRemote > 0) this.checkParkRoom(keys, "pull")
     this.countAccesses(keys)
     if (this.scanRemote > 0) return this.split(FrameType.Pull, keys, result).then(() => result)
     this.copyOut(keys, result)
@@ -296,11 +298,36 @@ export class Worker {
     if (values.length !== this.scanFloats) {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
+    if (this.scanRemote > 0) this.checkParkRoom(keys, what)
     this.countAccesses(keys)
     if (type === FrameType.Set && this.node.store.replicasHeld > 0) this.replicasToOwners(keys)
     if (this.scanRemote === 0) return this.applyIn(type, keys, values)
     // Fire and forget: a write fails only when the cluster closes under it.
     this.split(type, keys, values).catch(() => {})
+  }
+
+  /**
+   * The keys of the last scan that this node expects wait here, parked, until
+   * they arrive: throw `LimitExceeded`, before anything changes, when that
+   * would take the node past `config.parkedKeysMax` (the node could not
+   * park them, and an operation half issued would leave its keys busy).
+   */
+  private checkParkRoom(keys: Keys, what: string): void {
+    const node = this.node
+    const state = node.store.state
+    const rows = this.rows
+    let expected = 0
+    for (let i = 0; i < keys.length; i++) {
+      if (rows[i] < 0 && state[keys[i]] === KeyState.Expected) expected++
+    }
+    const max = node.config.parkedKeysMax
+    if (node.parkedKeys + expected <= max) return
+    throw new LimitExceeded({
+      message: `${what}: ${expected} keys on their way to node ${node.id} would wait there ` +
+        `with ${node.parkedKeys} already waiting, over config.parkedKeysMax = ${max}`,
+      limit: "parkedKeysMax",
+      max,
+    })
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   InvalidArgument,
   InvalidOptions,
   KeyOutOfRange,
+  LimitExceeded,
   NodeOutOfRange,
   type PolicyName,
   UnknownTable,
@@ -291,6 +292,54 @@ describe("bad input: the right tagged error, and nothing changes", () => {
         }
       }
       assert.ok(Number.isFinite(cluster.stats().localShare), "the stats stay numbers")
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("refuses, with LimitExceeded and before anything changes, more waiting keys than parkedKeysMax", async () => {
+    // Found by a new-user audit: the node threw an internal InvariantViolation
+    // with the operation half issued, its keys stayed busy, a later pull of
+    // one of them never settled, and close() crashed the process.
+    const cluster = await Cluster.local({
+      nodes: 2,
+      tables: [{ name: "t", keys: 100, length: 1 }],
+      policy: "lapse",
+      config: { parkedKeysMax: 10 },
+    })
+    try {
+      const w = cluster.node(0).worker()
+      const keys = Array.from({ length: 50 }, (_, i) => 2 * i + 1) // Node 1's keys.
+      const moving = w.localize(keys)
+      const stats = cluster.stats()
+      for (
+        const [what, call] of [
+          ["pull", () => w.pull(keys)],
+          ["push", () => w.push(keys, new Float32Array(50).fill(1))],
+        ] as const
+      ) {
+        await expectError(
+          call,
+          LimitExceeded,
+          "LimitExceeded",
+          new RegExp(`${what}: 50 keys on their way to node 0 would wait there with 0 already`),
+        )
+      }
+      assert.deepEqual(cluster.stats(), stats, "nothing counted")
+      await within(moving, 2000, "the localize")
+      w.push(keys.slice(0, 20), new Float32Array(20).fill(2))
+      const values = await within(w.pull(keys), 2000, "a pull after the refusal")
+      assert.deepEqual(
+        Array.from(values.subarray(0, 20)),
+        Array(20).fill(2),
+        "the push applied once",
+      )
+      assert.deepEqual(
+        Array.from(values.subarray(20)),
+        Array(30).fill(0),
+        "no refused push applied",
+      )
+      assert.ok(cluster.node(0).runtime.quiet)
     } finally {
       await cluster.close()
     }
