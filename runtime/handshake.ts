@@ -1,12 +1,12 @@
 /**
  * The handshake of a WebSocket link: both nodes prove they hold the cluster
- * secret before either accepts a frame.
+ * secret, and that they run the same cluster, before either accepts a frame.
  *
  * The lower node id dials the higher one (one link per pair, so two nodes
  * dialling each other at once cannot make two links). The messages are text
  * WebSocket messages, which keeps them apart from frames (always binary):
  *
- *   dialer  → listener  hello     { from, to, nonce: nD }
+ *   dialer  → listener  hello     { from, to, nonce: nD, shape }
  *   listener → dialer   challenge { nonce: nL, proof: HMAC(secret, "roam-v1:L>D:" + nD) }
  *   dialer  → listener  proof     { proof: HMAC(secret, "roam-v1:D>L:" + nL) }
  *   listener → dialer   ready
@@ -19,17 +19,29 @@
  * `ws://` an attacker on the path can still relay a handshake and then inject
  * frames: use `wss://` on a network you do not trust.
  *
+ * `shape` describes the cluster the dialer runs (its tables and policy,
+ * `clusterShape`): a listener that runs another refuses it, naming both,
+ * rather than link nodes that would read each other's frames wrongly.
+ *
  * After `ready` the only text messages allowed are the heartbeat `beat` and
  * `bye`, which a closing node sends (see `ws_transport.ts`).
  */
 
 const PROTOCOL = "roam-v1"
 const NONCE_BYTES = 32
-/** Longest control message accepted; real ones are under 200 bytes. */
-export const CONTROL_CHARS_MAX = 512
+/** Longest control message accepted; real ones are under 500 bytes. */
+export const CONTROL_CHARS_MAX = 768
+/** Longest cluster shape a hello carries (`clusterShape` shortens longer ones). */
+export const SHAPE_CHARS_MAX = 256
 
 export type ControlMessage =
-  | { readonly t: "hello"; readonly from: number; readonly to: number; readonly nonce: string }
+  | {
+    readonly t: "hello"
+    readonly from: number
+    readonly to: number
+    readonly nonce: string
+    readonly shape: string
+  }
   | { readonly t: "challenge"; readonly nonce: string; readonly proof: string }
   | { readonly t: "proof"; readonly proof: string }
   | { readonly t: "ready" }
@@ -122,8 +134,9 @@ export function parseControl(text: string): ControlMessage | undefined {
   const keys = Object.keys(m).length
   switch (m.t) {
     case "hello":
-      return keys === 4 && isId(m.from) && isId(m.to) && isHex(m.nonce, 2 * NONCE_BYTES)
-        ? { t: "hello", from: m.from, to: m.to, nonce: m.nonce }
+      return keys === 5 && isId(m.from) && isId(m.to) && isHex(m.nonce, 2 * NONCE_BYTES) &&
+          typeof m.shape === "string" && m.shape.length <= SHAPE_CHARS_MAX
+        ? { t: "hello", from: m.from, to: m.to, nonce: m.nonce, shape: m.shape }
         : undefined
     case "challenge":
       return keys === 3 && isHex(m.nonce, 2 * NONCE_BYTES) && isHex(m.proof, 64)
@@ -153,6 +166,8 @@ export interface HandshakeLink {
 export interface HandshakeContext {
   readonly me: number
   readonly key: CryptoKey
+  /** The cluster this node runs (`clusterShape`); a dialer must run the same. */
+  readonly shape: string
   /** Why node `peer` may not have a link now (linked already, lost, closing), if so. */
   refusal(peer: number): string | undefined
   /** Both sides are authenticated: the link carries frames from now on. */
@@ -170,6 +185,7 @@ export async function handshakeStep(
     const { from, to } = message
     if (to !== me) return `hello addressed to node ${to}`
     if (from >= me) return `node ${from} may not dial node ${me} (the lower id dials)`
+    if (message.shape !== ctx.shape) return shapeMismatch(from, message.shape, ctx.shape)
     const refusal = ctx.refusal(from)
     if (refusal !== undefined) return refusal
     link.peer = from
@@ -214,3 +230,46 @@ export async function handshakeStep(
 const ANSWERED = "-"
 
 export const controlText = (message: ControlMessage): string => JSON.stringify(message)
+
+/**
+ * A short description of a cluster that every node of it must share: its
+ * tables (name, keys, value length, in key order) and its policy (the name,
+ * and a hash of all its settings, hot lists included). Tables longer than
+ * `SHAPE_CHARS_MAX` allows keep their start and a hash of the whole.
+ */
+export function clusterShape(
+  tables: readonly { readonly name: string; readonly keys: number; readonly length: number }[],
+  policy: { readonly name: string },
+): string {
+  const policyPart = `policy ${policy.name} #${hashOf(JSON.stringify(policy))}`
+  let tablesPart = `tables ${tables.map((t) => `${t.name}:${t.keys}x${t.length}`).join(" ")}`
+  const room = SHAPE_CHARS_MAX - policyPart.length - 2
+  if (tablesPart.length > room) {
+    tablesPart = `${tablesPart.slice(0, room - 11)}… #${hashOf(tablesPart)}`
+  }
+  return `${tablesPart}; ${policyPart}`
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: a check of configuration, not of an adversary. */
+function hashOf(text: string): string {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193)
+  return (hash >>> 0).toString(16).padStart(8, "0")
+}
+
+/**
+ * Why a dialer running cluster `theirs` is refused by one running `ours`:
+ * the first part that differs (tables, or policy), short enough to travel
+ * as the reason of the socket's close.
+ */
+export function shapeMismatch(from: number, theirs: string, ours: string): string {
+  const a = theirs.split("; ")
+  const b = ours.split("; ")
+  let i = 0
+  while (i < a.length - 1 && a[i] === b[i]) i++
+  const cut = (s: string) => s.length > 32 ? `${s.slice(0, 29)}...` : s
+  // Both parts begin with the same label ("tables ", "policy "): say it once.
+  const label = /^\w+ /.exec(a[i] ?? "")?.[0] ?? ""
+  const here = (b[i] ?? "").startsWith(label) ? (b[i] ?? "").slice(label.length) : b[i] ?? ""
+  return `node ${from} runs another cluster: ${cut(a[i] ?? "")} there, ${cut(here)} here`
+}

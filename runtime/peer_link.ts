@@ -50,8 +50,16 @@ export interface WsSocket {
 }
 
 const OPEN = 1
-/** WebSocket close reasons are limited to 123 bytes; keep well under it. */
-const CLOSE_REASON_CHARS_MAX = 100
+/** WebSocket close reasons are limited to 123 bytes of UTF-8. */
+const CLOSE_REASON_BYTES_MAX = 123
+const utf8 = new TextEncoder()
+
+/** `reason`, shortened (by whole characters) to fit a close frame. */
+function closeReason(reason: string): string {
+  let text = reason
+  while (utf8.encode(text).length > CLOSE_REASON_BYTES_MAX) text = text.slice(0, -1)
+  return text
+}
 
 export interface LinkLimits {
   readonly linkBufferedBytesMax: number
@@ -279,7 +287,7 @@ export class PeerLink {
   private closeSocket(code: number, reason: string): void {
     try {
       if (this.socket.readyState === OPEN) {
-        this.socket.close(code, reason.slice(0, CLOSE_REASON_CHARS_MAX))
+        this.socket.close(code, closeReason(reason))
       } else this.socket.terminate()
     } catch {
       // The socket may already be gone; the link is closed either way.

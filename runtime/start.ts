@@ -50,6 +50,7 @@ import { nodeRandom } from "./prng.ts"
 import { makeSamplingContext, resolveSampling } from "./sampling_context.ts"
 import { Transport, TransportError } from "./transport.ts"
 import { WsEndpoint } from "./ws_transport.ts"
+import { clusterShape } from "./handshake.ts"
 
 export interface StartOptions extends ClusterOptions {
   /** This process's node id (env `ROAM_NODE_ID`). */
@@ -216,7 +217,8 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     sampling: resolveSampling(options.sampling),
     config,
   })
-  const endpoint = await listen(placement, { tls: options.tls, config })
+  const shape = clusterShape(space.tables, policy)
+  const endpoint = await listen(placement, { tls: options.tls, config, shape })
   try {
     await endpoint.connect(placement.peers)
   } catch (error) {
@@ -256,7 +258,7 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
  */
 async function listen(
   placement: Placement,
-  options: { tls: StartOptions["tls"]; config: RoamConfigShape },
+  options: { tls: StartOptions["tls"]; config: RoamConfigShape; shape: string },
 ): Promise<WsEndpoint> {
   try {
     return await WsEndpoint.listen({
@@ -267,6 +269,7 @@ async function listen(
       port: placement.port,
       tls: options.tls,
       config: options.config,
+      shape: options.shape,
     })
   } catch (error) {
     if (!(error instanceof TransportError)) throw error

@@ -72,6 +72,11 @@ export interface WsEndpointOptions {
   readonly nodes: number
   /** The cluster secret every node shares (the launcher generates one per run). */
   readonly secret: string
+  /**
+   * What cluster this node runs (`clusterShape` in handshake.ts): a node that
+   * dials with another is refused. Default "": the transport alone.
+   */
+  readonly shape?: string
   /** Interface to listen on (default 127.0.0.1: loopback only) and port (default 0: any free). */
   readonly host?: string
   readonly port?: number
@@ -151,6 +156,7 @@ export class WsEndpoint implements Endpoint {
     this.handshake = {
       me: this.nodeId,
       key,
+      shape: options.shape ?? "",
       refusal: (peer) =>
         this.closed
           ? "this node is closing"
@@ -326,14 +332,19 @@ export class WsEndpoint implements Endpoint {
     let opened = false
     socket.on("open", () => {
       opened = true
-      link.send(controlText({ t: "hello", from: this.nodeId, to: peer, nonce: link.nonce }))
+      const shape = this.options.shape ?? ""
+      link.send(controlText({ t: "hello", from: this.nodeId, to: peer, nonce: link.nonce, shape }))
     })
-    socket.on("close", () => {
+    socket.on("close", (_code: number, reason: unknown) => {
       if (this.closed || this.links[peer] !== undefined || this.lost.has(peer)) return
       // Not listening yet (the other process is still starting): try again shortly.
       if (!opened && this.nowMs() + DIAL_RETRY_MS < deadline) {
         setTimeout(() => this.dial(peer, url, deadline, fail), DIAL_RETRY_MS)
-      } else if (opened) fail(`node ${this.nodeId}: node ${peer} refused the link (${url})`)
+      } else if (opened) {
+        // The listener's reason, when it gave one ("refused: ...").
+        const why = String(reason ?? "")
+        fail(`node ${this.nodeId}: node ${peer} refused the link (${url})${why ? `: ${why}` : ""}`)
+      }
     })
   }
 

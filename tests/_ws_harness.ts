@@ -159,7 +159,7 @@ export async function rawDial(
     if (message === undefined) throw new Error(`the listener closed the handshake`)
     return message
   }
-  client.socket.send(controlText({ t: "hello", ...ids, nonce: newNonce() }))
+  client.socket.send(controlText({ t: "hello", ...ids, nonce: newNonce(), shape: "" }))
   const challenge = await next(1)
   if (challenge.t !== "challenge") throw new Error(`expected a challenge, got ${challenge.t}`)
   const proof = await prove(key, { prover: ids.from, verifier: ids.to }, challenge.nonce)

@@ -249,6 +249,59 @@ describe("Cluster.start over WebSocket, in one process", () => {
     }
   })
 
+  it(
+    "refuses to link nodes that run different tables or policies, naming what differs",
+    { timeout: 30_000 },
+    async () => {
+      // Found by a new-user audit: nodes with different value lengths linked,
+      // then failed at the first push on a malformed frame; with different
+      // policies they ran on with no word.
+      const cases: Array<[string, object, object, RegExp]> = [
+        [
+          "value length",
+          { tables: [{ name: "w", keys: 30, length: 2 }] },
+          { tables: [{ name: "w", keys: 30, length: 3 }] },
+          /tables w:30x2 there, w:30x3 here/,
+        ],
+        [
+          "key count",
+          { tables: [{ name: "w", keys: 30, length: 2 }] },
+          { tables: [{ name: "w", keys: 20, length: 2 }] },
+          /tables w:30x2 there, w:20x2 here/,
+        ],
+        [
+          "policy",
+          { tables, policy: "static" },
+          { tables, policy: "full-replication" },
+          /policy static #[0-9a-f]{8} there, full-replication #[0-9a-f]{8} here/,
+        ],
+        [
+          "nups hot list",
+          { tables, policy: { name: "nups", hot: [1, 2] } },
+          { tables, policy: { name: "nups", hot: [1, 3] } },
+          /policy nups #([0-9a-f]{8}) there, nups #(?!\1)[0-9a-f]{8} here/,
+        ],
+      ]
+      for (const [what, zero, one, message] of cases) {
+        const peers = [`ws://127.0.0.1:${await freePort()}`, `ws://127.0.0.1:${await freePort()}`]
+        const config = { connectTimeoutMs: 1_000 }
+        const common = { nodes: 2, peers, secret: SECRET, config }
+        const results = await Promise.allSettled([
+          Cluster.start({ ...common, ...zero, id: 0 } as never),
+          Cluster.start({ ...common, ...one, id: 1 } as never),
+        ])
+        for (const r of results) if (r.status === "fulfilled") await r.value.close()
+        assert.equal(results[0].status, "rejected", what)
+        const error = (results[0] as PromiseRejectedResult).reason
+        assert.ok(error instanceof TransportError, `${what}: ${error}`)
+        assert.match(error.message, /node 0: node 1 refused the link/, what)
+        assert.match(error.message, /node 0 runs another cluster/, what)
+        assert.match(error.message, message, what)
+        assert.equal(results[1].status, "rejected", `${what}: node 1 links with nobody`)
+      }
+    },
+  )
+
   it("fails with TransportError, exported by mod.ts, when a peer never answers", async () => {
     const peers = [`ws://127.0.0.1:${await freePort()}`, `ws://127.0.0.1:${await freePort()}`]
     const started = performance.now()

@@ -135,9 +135,9 @@ const peerMessage = fc.tuple(
 /** Random handshake-shaped text, real-looking handshake messages, and binary noise. */
 const unauthenticatedMessage = fc.oneof(
   fc.string({ maxLength: 80 }),
-  fc.constant(controlText({ t: "hello", from: 3, to: VICTIM, nonce: newNonce() })),
+  fc.constant(controlText({ t: "hello", from: 3, to: VICTIM, nonce: newNonce(), shape: "" })),
   fc.record({ from: fc.nat(NODES + 5), to: fc.nat(NODES + 5) }).map((ids) =>
-    controlText({ t: "hello", ...ids, nonce: newNonce() })
+    controlText({ t: "hello", ...ids, nonce: newNonce(), shape: "" })
   ),
   fc.constant(controlText({ t: "proof", proof: "00".repeat(32) })),
   fc.constant(controlText({ t: "ready" })),

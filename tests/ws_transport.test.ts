@@ -86,7 +86,7 @@ describe("WsEndpoint", () => {
           (data: unknown, isBinary: boolean) => !isBinary && texts.push(String(data)),
         )
         await new Promise<void>((resolve) => raw.on("open", () => resolve()))
-        raw.send(controlText({ t: "hello", from: 0, to: 1, nonce: newNonce() }))
+        raw.send(controlText({ t: "hello", from: 0, to: 1, nonce: newNonce(), shape: "" }))
         await waitFor(() => texts.length === 1, "the challenge")
         const challenge = parseControl(texts[0])
         assert.equal(challenge?.t, "challenge")
