@@ -224,6 +224,7 @@ export class Worker {
    */
   isLocal(key: number): boolean {
     const node = this.node
+    node.assertOpen("isLocal")
     if ((key >>> 0) !== key || key >= node.space.keys) throw keyOutOfRange(key, node.space.keys)
     return node.isReady(key)
   }

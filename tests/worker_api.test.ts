@@ -570,6 +570,7 @@ describe("close", () => {
     await expect("barrier", () => w.barrier())
     await expect("advanceClock", () => w.advanceClock())
     await expect("yieldIfDue", () => w.yieldIfDue())
+    await expect("isLocal", () => w.isLocal(1))
     await expect("worker()", () => node.worker())
     await expect("node()", () => cluster.node(0))
     // Closing twice is harmless.
