@@ -86,6 +86,9 @@ export function resolvePolicy(option: PolicyOption | undefined): Policy {
       context: "name" in option ? `policy ${name}` : "policy",
     })
   }
+  if (isObject && option.name === undefined) {
+    throw invalidOptions(`policy { ... } needs a name: one of ${policyNames.join(", ")}`)
+  }
   switch (name) {
     case "static":
       return { ...base, name, relocatesOnLocalize: false }

@@ -232,6 +232,7 @@ describe("replicas", () => {
         { name: "nups", hot: { hotest: 2 } },
         /^policy nups: unknown hot option 'hotest' \(did you mean 'hottest'\?\); known: hottest$/,
       ],
+      [{}, /^policy \{ \.\.\. \} needs a name: one of static, /],
     ]
     for (const [policy, message] of bad) {
       await assert.rejects(start(policy as PolicyOption), (e: unknown) => {
