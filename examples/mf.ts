@@ -680,7 +680,17 @@ export async function main(args: readonly string[]): Promise<RunSummary | undefi
     : await trainMf(data, options)
   const summary = summarize(
     "mf",
-    { ...common, nodes: place.nodes, ...hyper, source: data.source, baselineRmse, plain },
+    {
+      ...common,
+      nodes: place.nodes,
+      ...hyper,
+      rate: options.rate,
+      batch: options.batch,
+      order: options.order ?? "blocked",
+      source: data.source,
+      baselineRmse,
+      plain,
+    },
     epochs,
   )
   return finishRun(summary, common, place)

@@ -100,6 +100,12 @@ describe("mf example", () => {
     const written = JSON.parse(readFileSync(json, "utf8"))
     const { final, epochs, settings } = written
     assert.equal(epochs.length, 8)
+    // The schedule is in the settings: a run can be told apart and repeated.
+    assert.deepEqual([typeof settings.rate, settings.batch, settings.order], [
+      "number",
+      256,
+      "blocked",
+    ])
     assert.ok(
       final.quality.rmse < 0.8 * settings.baselineRmse,
       `${final.quality.rmse} vs ${settings.baselineRmse}`,
