@@ -314,7 +314,7 @@ export class NodeRuntime {
       if (type === FrameType.ReplicaJoin && s !== KeyState.Absent) {
         // Owned, a replica already, or on its way here: nothing to join.
         applied++
-      } else if (servesLocally(s) && !(type === FrameType.Set && s === KeyState.Replica)) {
+      } else if (appliedHere(type, s)) {
         // The key became local while this part waited: serve it in place.
         this.applyLocal(type, key, a[i], values, valueAt, op.out)
         applied++
@@ -618,16 +618,18 @@ export class NodeRuntime {
       const length = this.lengthOf(key)
       const s = state[key]
       // A replica serves its own node's requests (replayed after it arrived),
-      // but for a set, which only the owner applies; every other node's
-      // requests pass through it towards the owner.
-      const own = s === KeyState.Replica && origin === this.id
-      if (s === KeyState.Owner || (own && type !== FrameType.Set)) {
+      // but for a set (`appliedHere`); every other node's requests pass
+      // through it towards the owner.
+      if (s === KeyState.Owner || (origin === this.id && appliedHere(type, s))) {
         this.serveKey(type, origin, key, a[i], values, valueAt, reply, hops > 0)
       } else if (s === KeyState.Expected) {
         this.parkBatch.add(key, a[i], 0)
         if (withValues) this.parkBatch.addValues(values, valueAt, length)
       } else {
-        if (own) this.overwriteReplica(this.ops.get(id)!, key, values, valueAt)
+        // This node's own set of its replica (the only own request not served above).
+        if (origin === this.id && s === KeyState.Replica) {
+          this.overwriteReplica(this.ops.get(id)!, key, values, valueAt)
+        }
         const batch = this.forwards.to(
           this.directory.nextHop(key, hops, this.config.forwardHopsMax),
         )
@@ -1084,4 +1086,13 @@ const REPLY_TYPE: Record<number, number> = {
   [FrameType.Intent]: FrameType.IntentReplica,
   // Nothing answers an IntentEnd; its reply batch stays empty.
   [FrameType.IntentEnd]: FrameType.Ack,
+}
+
+/**
+ * Does this node apply its own request `type` to a key in `state` from its
+ * store? An owner and a replica serve pulls and pushes alike, but a set
+ * overwrites once, at the owner (DESIGN.md §4): of a replica it goes there.
+ */
+function appliedHere(type: number, state: number): boolean {
+  return type === FrameType.Set ? state === KeyState.Owner : servesLocally(state)
 }

@@ -52,6 +52,8 @@ export class Worker {
   private scanRemote = 0
   /** Floats of the keys of the last scan not ready locally. */
   private scanRemoteFloats = 0
+  /** Keys of the last scan that this node expects (they would wait here, parked). */
+  private scanExpected = 0
   /**
    * Per key of the last scan: its row's offset in its table's slab, negative
    * when it is not ready. Grows to the largest batch seen, never per call.
@@ -191,7 +193,7 @@ export class Worker {
     if (result.length !== this.scanFloats) {
       throw valueLengthMismatch("pull output", this.scanFloats, result.length)
     }
-    if (this.scanRemote > 0) this.checkParkRoom(keys, "pull")
+    if (this.scanRemote > 0) this.checkParkRoom("pull")
     this.countAccesses(keys)
     if (this.scanRemote > 0) return this.split(FrameType.Pull, keys, result).then(() => result)
     this.copyOut(keys, result)
@@ -299,7 +301,7 @@ export class Worker {
     if (values.length !== this.scanFloats) {
       throw valueLengthMismatch(`${what} values`, this.scanFloats, values.length)
     }
-    if (this.scanRemote > 0) this.checkParkRoom(keys, what)
+    if (this.scanRemote > 0) this.checkParkRoom(what)
     this.countAccesses(keys)
     if (type === FrameType.Set && this.node.store.replicasHeld > 0) this.replicasToOwners(keys)
     if (this.scanRemote === 0) return this.applyIn(type, keys, values)
@@ -313,14 +315,9 @@ export class Worker {
    * would take the node past `config.parkedKeysMax` (the node could not
    * park them, and an operation half issued would leave its keys busy).
    */
-  private checkParkRoom(keys: Keys, what: string): void {
+  private checkParkRoom(what: string): void {
     const node = this.node
-    const state = node.store.state
-    const rows = this.rows
-    let expected = 0
-    for (let i = 0; i < keys.length; i++) {
-      if (rows[i] < 0 && state[keys[i]] === KeyState.Expected) expected++
-    }
+    const expected = this.scanExpected
     const max = node.config.parkedKeysMax
     if (node.parkedKeys + expected <= max) return
     throw new LimitExceeded({
@@ -365,10 +362,12 @@ export class Worker {
   /**
    * The first pass over a batch: every key must be an integer in the key
    * space; sums the value floats (`scanFloats`), counts the keys not ready
-   * locally and their floats (`scanRemote`, `scanRemoteFloats`), and writes
-   * each key's row offset, or a negative number when it is not ready, to
-   * `rows`, and its table to `scanTable` (one table) or `tablesAt` (several).
-   * Reads nothing but `ready` per key, and writes nothing of roam's.
+   * locally and their floats (`scanRemote`, `scanRemoteFloats`) and, of
+   * those, the ones this node expects (`scanExpected`), and writes each key's
+   * row offset, or a negative number when it is not ready, to `rows`, and its
+   * table to `scanTable` (one table) or `tablesAt` (several). Reads nothing
+   * but `ready` per key (and `state` for a key not ready), and writes nothing
+   * of roam's.
    */
   private scan(keys: Keys, what: string): void {
     const node = this.node
@@ -379,6 +378,7 @@ export class Worker {
     const ends = space.ends
     const lengths = space.lengths
     const ready = node.store.ready
+    const state = node.store.state
     const n = keys.length
     if (this.rows.length < n) {
       this.rows = new Int32Array(Math.max(n, 2 * this.rows.length))
@@ -392,6 +392,7 @@ export class Worker {
     let floats = 0
     let remote = 0
     let remoteFloats = 0
+    let expected = 0
     let tables = 0
     let index = -1
     for (let i = 0; i < n; i++) {
@@ -415,11 +416,13 @@ export class Worker {
       if (slot < 0) {
         remote++
         remoteFloats += length
+        if (state[key] === KeyState.Expected) expected++
       }
     }
     this.scanFloats = floats
     this.scanRemote = remote
     this.scanRemoteFloats = remoteFloats
+    this.scanExpected = expected
     this.scanTable = tables === 1 ? index : -1
   }
 

@@ -332,7 +332,7 @@ export class WsEndpoint implements Endpoint {
     let opened = false
     socket.on("open", () => {
       opened = true
-      const shape = this.options.shape ?? ""
+      const { shape } = this.handshake
       link.send(controlText({ t: "hello", from: this.nodeId, to: peer, nonce: link.nonce, shape }))
     })
     socket.on("close", (_code: number, reason: unknown) => {
